@@ -66,6 +66,13 @@ const (
 
 	PM_REMOVE = 0x0001
 
+	SMTO_NORMAL            = 0x0000
+	SMTO_BLOCK             = 0x0001
+	SMTO_ABORTIFHUNG       = 0x0002
+	GWL_EXSTYLE            = -20
+	NONANTIALIASED_QUALITY = 3
+	DEFAULT_CHARSET        = 1
+
 	WINEVENT_OUTOFCONTEXT   = 0x0000
 	WINEVENT_SKIPOWNPROCESS = 0x0002
 
@@ -224,6 +231,9 @@ type BITMAPINFOHEADER struct {
 //sys	PostMessage(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr) (err error) = user32.PostMessageW
 //sys	SendMessage(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr) (ret uintptr) = user32.SendMessageW
 //sys	PostQuitMessage(code int32) = user32.PostQuitMessage
+//sys	SendMessageTimeout(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr, flags uint32, timeoutMs uint32, result *uintptr) (err error) = user32.SendMessageTimeoutW
+//sys	IsWindow(hwnd windows.HWND) (ok bool) = user32.IsWindow
+//sys	GetWindowLongPtr(hwnd windows.HWND, index int32) (val uintptr) = user32.GetWindowLongPtrW
 //sys	DefWindowProc(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr) (ret uintptr) = user32.DefWindowProcW
 //sys	RegisterClassEx(wc *WNDCLASSEX) (atom uint16, err error) = user32.RegisterClassExW
 //sys	UnregisterClass(className *uint16, instance windows.Handle) (err error) = user32.UnregisterClassW
@@ -265,6 +275,7 @@ type BITMAPINFOHEADER struct {
 //sys	GlobalUnlock(h windows.Handle) (err error) [failretval==0&&e1!=0] = kernel32.GlobalUnlock
 //sys	GlobalSize(h windows.Handle) (size uintptr, err error) = kernel32.GlobalSize
 //sys	GetCurrentThreadId() (tid uint32) = kernel32.GetCurrentThreadId
+//sys	GetModuleHandle(name *uint16) (mod windows.Handle, err error) = kernel32.GetModuleHandleW
 
 //sys	CreateSolidBrush(color uint32) (brush windows.Handle) = gdi32.CreateSolidBrush
 //sys	DeleteObject(obj windows.Handle) (ok bool) = gdi32.DeleteObject

@@ -55,6 +55,7 @@ var (
 	procSetBkMode                        = modgdi32.NewProc("SetBkMode")
 	procSetTextColor                     = modgdi32.NewProc("SetTextColor")
 	procGetCurrentThreadId               = modkernel32.NewProc("GetCurrentThreadId")
+	procGetModuleHandleW                 = modkernel32.NewProc("GetModuleHandleW")
 	procGlobalLock                       = modkernel32.NewProc("GlobalLock")
 	procGlobalSize                       = modkernel32.NewProc("GlobalSize")
 	procGlobalUnlock                     = modkernel32.NewProc("GlobalUnlock")
@@ -77,10 +78,12 @@ var (
 	procGetKeyState                      = moduser32.NewProc("GetKeyState")
 	procGetMessageW                      = moduser32.NewProc("GetMessageW")
 	procGetSystemMetrics                 = moduser32.NewProc("GetSystemMetrics")
+	procGetWindowLongPtrW                = moduser32.NewProc("GetWindowLongPtrW")
 	procGetWindowRect                    = moduser32.NewProc("GetWindowRect")
 	procGetWindowTextW                   = moduser32.NewProc("GetWindowTextW")
 	procInvalidateRect                   = moduser32.NewProc("InvalidateRect")
 	procIsClipboardFormatAvailable       = moduser32.NewProc("IsClipboardFormatAvailable")
+	procIsWindow                         = moduser32.NewProc("IsWindow")
 	procKillTimer                        = moduser32.NewProc("KillTimer")
 	procOpenClipboard                    = moduser32.NewProc("OpenClipboard")
 	procPeekMessageW                     = moduser32.NewProc("PeekMessageW")
@@ -90,6 +93,7 @@ var (
 	procRegisterClassExW                 = moduser32.NewProc("RegisterClassExW")
 	procReleaseDC                        = moduser32.NewProc("ReleaseDC")
 	procRemoveClipboardFormatListener    = moduser32.NewProc("RemoveClipboardFormatListener")
+	procSendMessageTimeoutW              = moduser32.NewProc("SendMessageTimeoutW")
 	procSendMessageW                     = moduser32.NewProc("SendMessageW")
 	procSetLayeredWindowAttributes       = moduser32.NewProc("SetLayeredWindowAttributes")
 	procSetProcessDpiAwarenessContext    = moduser32.NewProc("SetProcessDpiAwarenessContext")
@@ -185,6 +189,15 @@ func SetTextColor(hdc windows.Handle, color uint32) (prev uint32) {
 func GetCurrentThreadId() (tid uint32) {
 	r0, _, _ := syscall.SyscallN(procGetCurrentThreadId.Addr())
 	tid = uint32(r0)
+	return
+}
+
+func GetModuleHandle(name *uint16) (mod windows.Handle, err error) {
+	r0, _, e1 := syscall.SyscallN(procGetModuleHandleW.Addr(), uintptr(unsafe.Pointer(name)))
+	mod = windows.Handle(r0)
+	if mod == 0 {
+		err = errnoErr(e1)
+	}
 	return
 }
 
@@ -345,6 +358,12 @@ func GetSystemMetrics(index int32) (ret int32) {
 	return
 }
 
+func GetWindowLongPtr(hwnd windows.HWND, index int32) (val uintptr) {
+	r0, _, _ := syscall.SyscallN(procGetWindowLongPtrW.Addr(), uintptr(hwnd), uintptr(index))
+	val = uintptr(r0)
+	return
+}
+
 func GetWindowRect(hwnd windows.HWND, rect *windows.Rect) (err error) {
 	r1, _, e1 := syscall.SyscallN(procGetWindowRect.Addr(), uintptr(hwnd), uintptr(unsafe.Pointer(rect)))
 	if uint32(r1) == 0 {
@@ -373,6 +392,12 @@ func InvalidateRect(hwnd windows.HWND, rect *windows.Rect, erase bool) (err erro
 
 func IsClipboardFormatAvailable(format uint32) (ok bool) {
 	r0, _, _ := syscall.SyscallN(procIsClipboardFormatAvailable.Addr(), uintptr(format))
+	ok = uint32(r0) != 0
+	return
+}
+
+func IsWindow(hwnd windows.HWND) (ok bool) {
+	r0, _, _ := syscall.SyscallN(procIsWindow.Addr(), uintptr(hwnd))
 	ok = uint32(r0) != 0
 	return
 }
@@ -437,6 +462,14 @@ func ReleaseDC(hwnd windows.HWND, hdc windows.Handle) (ret int32) {
 
 func RemoveClipboardFormatListener(hwnd windows.HWND) (err error) {
 	r1, _, e1 := syscall.SyscallN(procRemoveClipboardFormatListener.Addr(), uintptr(hwnd))
+	if uint32(r1) == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
+func SendMessageTimeout(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr, flags uint32, timeoutMs uint32, result *uintptr) (err error) {
+	r1, _, e1 := syscall.SyscallN(procSendMessageTimeoutW.Addr(), uintptr(hwnd), uintptr(msg), uintptr(wParam), uintptr(lParam), uintptr(flags), uintptr(timeoutMs), uintptr(unsafe.Pointer(result)))
 	if uint32(r1) == 0 {
 		err = errnoErr(e1)
 	}
