@@ -1,0 +1,4 @@
+package main
+
+// Under the SCM stderr goes nowhere: the service logs to a file.
+const serviceNeedsLogFile = true
