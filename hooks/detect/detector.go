@@ -1,0 +1,476 @@
+package detect
+
+import (
+	"image"
+	"strconv"
+
+	"pcipause/hooks"
+)
+
+// Trigger says what opened a PCI window (or raised the mask).
+type Trigger string
+
+const (
+	TriggerNone      Trigger = ""
+	TriggerFieldRule Trigger = "field-rule" // focus entered a configured sensitive field
+	TriggerPAN       Trigger = "pan"        // a Luhn-valid card number was typed
+	TriggerThreshold Trigger = "threshold"  // a digit run reached mask_at
+	TriggerPaste     Trigger = "paste"      // a paste while the clipboard held a card number
+)
+
+// DefaultField is the PCI field name reported for runs detected outside a field rule.
+const DefaultField = "credit_card_number"
+
+// View is what the detector wants on screen and from the service after an event. It holds
+// no digits: only counts, a precomputed label and names from the config and the window.
+type View struct {
+	Mask     bool            // the mask must be up
+	Rect     image.Rectangle // where; empty = the area is unknown, cover the whole screen
+	Label    string          // what the mask says
+	Pause    bool            // a PCI window must be open (the recording paused)
+	Trigger  Trigger         // the strongest reason for Pause (or for Mask when not pausing)
+	Field    string          // field rule name, or DefaultField
+	Digits   int             // digits in the current run
+	Checksum bool            // the current run is a confirmed PAN
+	Brand    Brand
+}
+
+const (
+	maxRunChars = 48 // digits and separators of one run kept for Backspace
+	maxEntries  = 8  // windows tracked at once with card data still on screen
+	maxSeps     = 2  // consecutive separators still inside a run ("4111 - 1111")
+)
+
+// entry is a window that holds, or may hold, card data.
+type entry struct {
+	used   bool
+	id     uint64
+	win    image.Rectangle // window bounds, absolute; empty = unknown
+	rel    image.Rectangle // area to mask, relative to win.Min
+	sticky bool            // more than six digits (or a PAN, or a field-rule value) remain on screen
+	pause  bool            // ... and they ask for a PCI window
+	trig   Trigger
+	field  string
+}
+
+func (e *entry) abs() image.Rectangle { return e.rel.Add(e.win.Min) }
+
+// Detector is the detection state machine. It is not safe for concurrent use (the Guard
+// serialises it) and never allocates after NewDetector.
+type Detector struct {
+	cfg Config
+
+	entries  [maxEntries]entry
+	overflow bool // more windows with card data than entries: mask the whole screen
+
+	// the focused window or field
+	focus    hooks.Focus
+	cur      int             // index into entries, -1 if no focus seen yet
+	fieldRel image.Rectangle // the focused field relative to the window (whole window if unknown)
+	excluded bool
+	rule     int // index of the matching field rule, -1 if none
+	selAll   bool
+	clipPAN  bool
+
+	// the live run: chars[i] is a digit value 0-9 or sepMark; digs holds the digits only
+	chars [maxRunChars]byte
+	digs  [maxRunChars]byte
+	ln    int
+	nd    int
+	seps  int  // consecutive separators at the end
+	lost  bool // the run outgrew chars: Backspace can no longer prove it erased
+}
+
+const sepMark = 0xff
+
+// NewDetector returns a detector for cfg (defaults filled in).
+func NewDetector(cfg Config) *Detector {
+	d := &Detector{cfg: cfg.withDefaults(), cur: -1, rule: -1}
+	return d
+}
+
+// wipe clears the run buffers. Every reset goes through here.
+func (d *Detector) wipe() {
+	clear(d.chars[:])
+	clear(d.digs[:])
+	d.ln, d.nd, d.seps, d.lost = 0, 0, 0, false
+}
+
+// runPAN reports whether the live run is a confirmed PAN.
+func (d *Detector) runPAN() (Brand, bool) {
+	if d.lost || d.nd < 13 || d.nd > 19 {
+		return BrandNone, false
+	}
+	return IsPAN(d.digs[:d.nd])
+}
+
+func (d *Detector) current() *entry {
+	if d.cur < 0 {
+		return nil
+	}
+	return &d.entries[d.cur]
+}
+
+// endRun closes the live run: more than six digits, a PAN, or anything typed into a
+// sensitive field stays masked in its window until erased.
+func (d *Detector) endRun() {
+	if e := d.current(); e != nil && d.nd > 0 {
+		_, pan := d.runPAN()
+		inRule := d.rule >= 0
+		if pan || d.nd > MaxMaskAt || inRule || d.lost {
+			d.markSticky(e)
+			switch {
+			case inRule:
+				e.pause, e.trig, e.field = true, TriggerFieldRule, d.cfg.Fields[d.rule].Name
+			case pan:
+				e.pause, e.trig = true, TriggerPAN
+			case d.cfg.PauseOn == PauseOnThreshold:
+				e.pause, e.trig = true, TriggerThreshold
+			default:
+				if e.trig == TriggerNone {
+					e.trig = TriggerThreshold
+				}
+			}
+		}
+	}
+	d.wipe()
+}
+
+func (d *Detector) markSticky(e *entry) {
+	e.sticky = true
+	if e.field == "" {
+		e.field = DefaultField
+	}
+	e.rel = unionRect(e.rel, d.fieldRel)
+}
+
+// clearCurrent forgets card data in the focused window: the agent erased it.
+func (d *Detector) clearCurrent() {
+	d.wipe()
+	if e := d.current(); e != nil {
+		e.sticky, e.pause, e.trig, e.field, e.rel = false, false, TriggerNone, "", image.Rectangle{}
+	}
+	d.settleOverflow()
+}
+
+// settleOverflow drops the whole-screen fallback once no window holds card data.
+func (d *Detector) settleOverflow() {
+	for i := range d.entries {
+		if d.entries[i].used && d.entries[i].sticky {
+			return
+		}
+	}
+	d.overflow = false
+}
+
+// slot finds or makes the entry for window id.
+func (d *Detector) slot(id uint64) int {
+	free := -1
+	for i := range d.entries {
+		e := &d.entries[i]
+		if e.used && e.id == id {
+			return i
+		}
+		if free < 0 && (!e.used || !e.sticky && i != d.cur) {
+			free = i
+		}
+	}
+	if free < 0 {
+		// Every slot holds card data: keep them all masked by covering the screen until
+		// one is cleared, and reuse the oldest-numbered slot for the new window.
+		d.overflow = true
+		free = 0
+		if free == d.cur {
+			free = 1
+		}
+	}
+	d.entries[free] = entry{used: true, id: id}
+	return free
+}
+
+// Focus handles a new focused window or field.
+func (d *Detector) Focus(f hooks.Focus) View {
+	d.endRun()
+	d.selAll = false
+	if e := d.current(); e != nil && !e.sticky {
+		e.used = false
+	}
+	d.focus = f
+	d.cur = d.slot(f.Window.ID)
+	e := &d.entries[d.cur]
+	e.win = f.Window.Bounds
+	d.fieldRel = image.Rectangle{}
+	if !f.Window.Bounds.Empty() {
+		d.fieldRel = image.Rectangle{Max: f.Window.Bounds.Size()}
+		if fb := f.Field.Bounds; !fb.Empty() {
+			d.fieldRel = fb.Sub(f.Window.Bounds.Min)
+		}
+	}
+	w := f.Window
+	d.excluded = false
+	for i := range d.cfg.Exclude {
+		if d.cfg.Exclude[i].match(w.Exe, w.Class, w.Title) {
+			d.excluded = true
+			break
+		}
+	}
+	d.rule = -1
+	for i := range d.cfg.Fields {
+		r := &d.cfg.Fields[i]
+		if !r.App.match(w.Exe, w.Class, w.Title) {
+			continue
+		}
+		if r.hasFieldPattern() {
+			if f.Field == (hooks.Field{}) || !r.Label.match(f.Field.Label) || !r.Role.match(f.Field.Role) ||
+				!r.AutomationID.match(f.Field.AutomationID) {
+				continue
+			}
+		} else if r.Rect != [4]int{} && !w.Bounds.Empty() {
+			d.fieldRel = r.rect().Intersect(image.Rectangle{Max: w.Bounds.Size()})
+		}
+		d.rule = i
+		break
+	}
+	return d.View()
+}
+
+// Moved handles new bounds of a window seen before; empty bounds mean it is gone.
+func (d *Detector) Moved(w hooks.Window) View {
+	for i := range d.entries {
+		e := &d.entries[i]
+		if !e.used || e.id != w.ID {
+			continue
+		}
+		if w.Bounds.Empty() {
+			// Unmapped or destroyed: nothing of it is on screen any more.
+			if i == d.cur {
+				d.wipe()
+				d.fieldRel = image.Rectangle{}
+			}
+			*e = entry{used: i == d.cur, id: w.ID}
+			d.settleOverflow()
+			continue
+		}
+		if i == d.cur && !d.fieldRel.Empty() && d.fieldRel == (image.Rectangle{Max: e.win.Size()}) {
+			d.fieldRel = image.Rectangle{Max: w.Bounds.Size()} // whole window follows a resize
+		}
+		if e.rel == (image.Rectangle{Max: e.win.Size()}) {
+			e.rel = image.Rectangle{Max: w.Bounds.Size()}
+		}
+		e.win = w.Bounds
+	}
+	if d.focus.Window.ID == w.ID {
+		d.focus.Window.Bounds = w.Bounds
+	}
+	return d.View()
+}
+
+// Clipboard records whether a paste would insert a card number.
+func (d *Detector) Clipboard(holdsPAN bool) View {
+	d.clipPAN = holdsPAN
+	return d.View()
+}
+
+// Key handles one key press. It does not allocate.
+func (d *Detector) Key(k hooks.Key) View {
+	if d.cur < 0 {
+		// Keys before any focus report: track them against an unknown window, which
+		// masks the whole screen if it comes to that.
+		d.cur = d.slot(0)
+	}
+	if k.Code == hooks.KeyModifier {
+		return d.View()
+	}
+	sel := d.selAll
+	d.selAll = false
+	if d.excluded && d.rule < 0 {
+		d.wipe()
+		return d.View()
+	}
+	switch k.Code {
+	case hooks.KeyDigit:
+		if sel {
+			d.clearCurrent()
+		}
+		if k.Digit < '0' || k.Digit > '9' {
+			d.endRun()
+			break
+		}
+		if d.ln < maxRunChars {
+			d.chars[d.ln] = k.Digit - '0'
+			d.digs[d.nd] = k.Digit - '0'
+			d.ln++
+		} else {
+			d.lost = true
+		}
+		if d.nd < maxRunChars {
+			d.nd++
+		}
+		d.seps = 0
+	case hooks.KeySeparator:
+		if sel {
+			d.clearCurrent()
+		}
+		if d.nd == 0 || d.seps >= maxSeps {
+			d.endRun()
+			break
+		}
+		if d.ln < maxRunChars {
+			d.chars[d.ln] = sepMark
+			d.ln++
+		} else {
+			d.lost = true
+		}
+		d.seps++
+	case hooks.KeyBackspace:
+		if sel {
+			d.clearCurrent()
+			break
+		}
+		if d.ln > 0 && !d.lost {
+			d.ln--
+			if d.chars[d.ln] != sepMark {
+				d.nd--
+				d.digs[d.nd] = 0
+				d.seps = 0
+			} else if d.seps > 0 {
+				d.seps--
+			}
+			d.chars[d.ln] = 0
+		} else if d.ln == 0 {
+			d.endRun()
+		}
+	case hooks.KeyDelete:
+		if sel {
+			d.clearCurrent()
+			break
+		}
+		// Delete at the end of a run removes nothing we can see: keep the run as it is.
+	case hooks.KeyClearLine:
+		d.clearCurrent()
+	case hooks.KeySelectAll:
+		d.selAll = true
+	case hooks.KeyPaste, hooks.KeyPrimaryPaste:
+		if sel {
+			d.clearCurrent()
+		}
+		d.endRun()
+		if d.clipPAN {
+			e := d.current()
+			d.markSticky(e)
+			e.pause = true
+			if e.trig != TriggerFieldRule {
+				e.trig = TriggerPaste
+			}
+		}
+	default: // Enter, Tab, Escape, other keys: the run is over; its digits stay on screen.
+		d.endRun()
+	}
+	return d.View()
+}
+
+// View computes what should be on screen now. It does not allocate.
+func (d *Detector) View() View {
+	var v View
+	unknown := d.overflow
+	add := func(win, rel image.Rectangle) {
+		if win.Empty() || rel.Empty() {
+			unknown = true
+			return
+		}
+		v.Rect = unionRect(v.Rect, rel.Add(win.Min))
+	}
+	e := d.current()
+	brand, pan := d.runPAN()
+	if e != nil {
+		if d.rule >= 0 {
+			v.Mask, v.Pause, v.Trigger, v.Field = true, true, TriggerFieldRule, d.cfg.Fields[d.rule].Name
+			add(e.win, d.fieldRel)
+		}
+		if d.nd >= d.cfg.MaskAt || pan {
+			v.Mask = true
+			add(e.win, d.fieldRel)
+			if v.Trigger == TriggerNone {
+				v.Field = DefaultField
+				switch {
+				case pan:
+					v.Pause, v.Trigger = true, TriggerPAN
+				case d.cfg.PauseOn == PauseOnThreshold:
+					v.Pause, v.Trigger = true, TriggerThreshold
+				default:
+					v.Trigger = TriggerThreshold
+				}
+			}
+		}
+	}
+	for i := range d.entries {
+		x := &d.entries[i]
+		if !x.used || !x.sticky {
+			continue
+		}
+		v.Mask = true
+		add(x.win, x.rel)
+		if x.pause && !v.Pause {
+			v.Pause = true
+			v.Trigger, v.Field = x.trig, x.field
+		} else if v.Trigger == TriggerNone {
+			v.Trigger, v.Field = x.trig, x.field
+		}
+	}
+	if unknown {
+		v.Rect = image.Rectangle{}
+	}
+	v.Digits, v.Checksum, v.Brand = d.nd, pan, brand
+	v.Label = d.label(pan)
+	if !v.Mask {
+		v.Label = ""
+	}
+	return v
+}
+
+func (d *Detector) label(pan bool) string {
+	switch {
+	case d.nd > 0:
+		if pan {
+			return labelsOK[d.nd]
+		}
+		return labels[d.nd]
+	case d.rule >= 0:
+		return LabelField
+	}
+	if e := d.current(); e != nil && e.trig == TriggerPaste {
+		return LabelPasted
+	}
+	return LabelCard
+}
+
+// Labels shown on the mask; the per-count ones are built once, so no key allocates.
+const (
+	LabelPrefix = "Hidden from recording"
+	LabelField  = LabelPrefix + " · card field"
+	LabelPasted = LabelPrefix + " · pasted card number"
+	LabelCard   = LabelPrefix + " · card number"
+)
+
+var labels, labelsOK = func() (a, b [maxRunChars + 1]string) {
+	for n := range a {
+		unit := " digits"
+		if n == 1 {
+			unit = " digit"
+		}
+		a[n] = LabelPrefix + " · " + strconv.Itoa(n) + unit
+		b[n] = a[n] + " · checksum OK"
+	}
+	return a, b
+}()
+
+// unionRect is image.Rectangle.Union without treating an empty operand specially twice.
+func unionRect(a, b image.Rectangle) image.Rectangle {
+	if a.Empty() {
+		return b
+	}
+	if b.Empty() {
+		return a
+	}
+	return a.Union(b)
+}
