@@ -1,0 +1,111 @@
+package tray
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"fyne.io/systray"
+	"github.com/godbus/dbus/v5"
+
+	"pcipause/tray/icons"
+)
+
+const watcherName = "org.kde.StatusNotifierWatcher"
+
+// sniHost is the D-Bus session bus side: fyne.io/systray exports a StatusNotifierItem and
+// registers it with the StatusNotifierWatcher, which the desktop's tray host owns. This only
+// watches that name, to log once when no host is there and once each time one comes or goes.
+type sniHost struct {
+	log     *slog.Logger
+	conn    *dbus.Conn
+	present atomic.Bool
+	sig     chan *dbus.Signal
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// newHost fails only when there is no session bus at all; a bus without a tray host is fine.
+func newHost(log *slog.Logger) (host, error) {
+	// systray uses the same shared connection and closes it when its loop ends.
+	conn, err := dbus.SessionBus()
+	if err != nil {
+		return nil, fmt.Errorf("connect to the D-Bus session bus: %w", err)
+	}
+	h := &sniHost{log: log, conn: conn, sig: make(chan *dbus.Signal, 8), done: make(chan struct{})}
+
+	// Watch before asking, so a host that starts in between is not missed. systray adds the
+	// same match; its handler also sees these signals, which carry the three arguments it
+	// expects.
+	if err := conn.AddMatchSignal(
+		dbus.WithMatchObjectPath("/org/freedesktop/DBus"),
+		dbus.WithMatchInterface("org.freedesktop.DBus"),
+		dbus.WithMatchSender("org.freedesktop.DBus"),
+		dbus.WithMatchMember("NameOwnerChanged"),
+		dbus.WithMatchArg(0, watcherName),
+	); err != nil {
+		log.Warn("cannot watch for a tray host; its arrival will not be logged", "err", err)
+	} else {
+		conn.Signal(h.sig)
+		h.wg.Go(h.watch)
+	}
+
+	var has bool
+	if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, watcherName).Store(&has); err != nil {
+		log.Warn("cannot ask the session bus for a tray host", "err", err)
+	}
+	h.present.Store(has)
+	if !has {
+		log.Warn("no tray host on this desktop (no " + watcherName + "); the icon appears when one starts, masking is unaffected")
+	}
+	return h, nil
+}
+
+func (h *sniHost) watch() {
+	for {
+		select {
+		case <-h.done:
+			return
+		case s, ok := <-h.sig:
+			if !ok {
+				return // connection closed
+			}
+			if s == nil || s.Name != "org.freedesktop.DBus.NameOwnerChanged" || len(s.Body) < 3 {
+				continue
+			}
+			if name, _ := s.Body[0].(string); name != watcherName {
+				continue
+			}
+			owner, _ := s.Body[2].(string)
+			now := owner != ""
+			if h.present.Swap(now) == now {
+				continue
+			}
+			if now {
+				h.log.Info("tray host appeared; the icon is registered with it")
+			} else {
+				h.log.Warn("tray host went away; the icon is hidden until one returns, masking is unaffected")
+			}
+		}
+	}
+}
+
+func (h *sniHost) quit() { systray.Quit() }
+
+func (h *sniHost) facts() map[string]string {
+	p := "absent"
+	if h.present.Load() {
+		p = "present"
+	}
+	return map[string]string{"tray host (" + watcherName + ")": p}
+}
+
+func (h *sniHost) close() {
+	h.conn.RemoveSignal(h.sig)
+	close(h.done)
+	h.wg.Wait()
+}
+
+// iconBytes is the PNG a StatusNotifierItem host is sent as IconPixmap.
+func iconBytes(i icons.Icon) ([]byte, error) { return icons.PNG(i) }

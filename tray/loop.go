@@ -1,0 +1,170 @@
+//go:build linux || windows
+
+package tray
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"fyne.io/systray"
+
+	"pcipause/tray/icons"
+)
+
+// host is the platform side of the native loop: whether a tray can be shown at all, how to
+// stop the loop from another goroutine, and facts for the diagnostics.
+type host interface {
+	// quit makes systray.Run return; safe from any goroutine, before or after Run starts.
+	quit()
+	// facts describes the host for "Copy diagnostics" (e.g. whether a tray host is present).
+	facts() map[string]string
+	// close releases what newHost acquired and waits for its goroutines.
+	close()
+}
+
+// clipboard takes the diagnostics text.
+type clipboard interface {
+	// copy places text where the agent can paste it and says where that is.
+	copy(text string) (where string, err error)
+	// close stops serving the clipboard and waits for its goroutines.
+	close()
+}
+
+// menu holds the native menu items. Only the copy item is enabled: the others are read-only
+// lines, and no item turns masking off or stops the helper.
+type menu struct {
+	state, pause, detail, version *systray.MenuItem
+	copy                          *systray.MenuItem
+}
+
+func (t *Tray) run(ctx context.Context, report func(error)) error {
+	h, err := newHost(t.log)
+	if err != nil {
+		// No tray is possible here (e.g. no session bus); the helper keeps masking.
+		t.log.Warn("no tray icon: running without one, masking is unaffected", "err", err)
+		report(nil)
+		<-ctx.Done()
+		return nil
+	}
+	defer h.close()
+	clip := newClipboard(t.log)
+	defer clip.close()
+
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	var (
+		mu      sync.Mutex
+		stopped bool // the native loop has returned; a late onReady must not start the loop
+		wg      sync.WaitGroup
+	)
+
+	stopQuit := context.AfterFunc(ctx, h.quit)
+	defer stopQuit()
+
+	// onReady runs on systray's own goroutine once the native tray exists.
+	onReady := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		systray.SetTitle("pcipause")
+		m := &menu{
+			state:   systray.AddMenuItem("", "Current state"),
+			pause:   systray.AddMenuItem("", "Reason of the last recording pause"),
+			detail:  systray.AddMenuItem("", "Why the tray shows this state"),
+			version: systray.AddMenuItem("", "pcipause session helper version"),
+		}
+		for _, it := range []*systray.MenuItem{m.state, m.pause, m.detail, m.version} {
+			it.Disable()
+		}
+		systray.AddSeparator()
+		m.copy = systray.AddMenuItem("Copy diagnostics",
+			"Copy the status (no secrets, no card data) to the clipboard for IT")
+		wg.Go(func() { t.loop(loopCtx, m, h, clip) })
+	}
+
+	report(nil)
+	t.log.Info("tray started")
+	err = runNative(onReady)
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	stopLoop()
+	wg.Wait()
+	if err != nil {
+		t.log.Error("tray loop failed; running without an icon, masking is unaffected", "err", err)
+		<-ctx.Done()
+		return nil
+	}
+	t.log.Info("tray stopped")
+	return nil
+}
+
+// runNative runs systray's loop. A panic inside the third-party loop must not take the
+// helper, and with it the masking, down.
+func runNative(onReady func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("systray loop panicked: %v", r)
+		}
+	}()
+	systray.Run(onReady, nil)
+	return nil
+}
+
+// loop applies status updates and handles the copy item until ctx is done.
+func (t *Tray) loop(ctx context.Context, m *menu, h host, clip clipboard) {
+	var shown icons.Icon
+	detailShown := true
+	apply := func() {
+		s := t.Status()
+		v := render(s, time.Now())
+		if v.icon != shown {
+			if b, err := iconBytes(v.icon); err != nil {
+				t.log.Error("tray icon", "err", err)
+			} else {
+				systray.SetIcon(b)
+				shown = v.icon
+			}
+		}
+		systray.SetTooltip(v.tooltip)
+		m.state.SetTitle(v.stateLine)
+		m.pause.SetTitle(v.pauseLine)
+		m.detail.SetTitle(v.detail)
+		if show := v.detail != ""; show != detailShown {
+			if show {
+				m.detail.Show()
+			} else {
+				m.detail.Hide()
+			}
+			detailShown = show
+		}
+		m.version.SetTitle(v.version)
+		if t.applied != nil {
+			t.applied(s)
+		}
+	}
+	apply()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.wake:
+			apply()
+		case _, ok := <-m.copy.ClickedCh:
+			if !ok {
+				return
+			}
+			text := t.diagnosticsText(time.Now(), h.facts())
+			where, err := clip.copy(text)
+			if err != nil {
+				t.log.Error("copy diagnostics failed", "err", err)
+				continue
+			}
+			t.log.Info("diagnostics copied", "to", where, "bytes", len(text))
+		}
+	}
+}
