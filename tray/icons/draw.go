@@ -4,7 +4,7 @@
 // Each icon differs from the others in shape as well as colour, so it reads on a light or a
 // dark panel and for a colour-blind agent: a red dot (recording), a black shield with pause
 // bars (card data masked, recording paused), an amber warning triangle (degraded) and a grey
-// crossed-out ring (not recording). Every size is rasterised on its own grid, with outlines
+// crossed-out pale disc (not recording). Every size is rasterised on its own grid, with outlines
 // at least one pixel wide, rather than scaled down from a large bitmap.
 package icons
 
@@ -77,7 +77,8 @@ var (
 	white  = color.NRGBA{0xFF, 0xFF, 0xFF, 0xFF}
 	black  = color.NRGBA{0x10, 0x10, 0x10, 0xFF}
 	amber  = color.NRGBA{0xF5, 0xA3, 0x00, 0xFF}
-	grey   = color.NRGBA{0x80, 0x80, 0x80, 0xFF}
+	grey   = color.NRGBA{0x78, 0x78, 0x78, 0xFF}
+	pale   = color.NRGBA{0xE4, 0xE4, 0xE4, 0xFF}
 	halo   = color.NRGBA{0xFF, 0xFF, 0xFF, 0xD0}
 	shadow = color.NRGBA{0x20, 0x20, 0x20, 0xFF}
 )
@@ -125,7 +126,9 @@ func design(i Icon, size int) ([]layer, bool) {
 	case NotRecording:
 		r := s*0.5 - 0.5
 		w := math.Max(2, math.Round(s*0.14)) // ring and slash width
+		// A pale face keeps the sign bright on a dark panel, unlike the red dot.
 		return []layer{
+			{pale, circle(c, c, r-w/2)},
 			{grey, ring(c, c, r, r-w)},
 			{grey, and(circle(c, c, r), band(c, c, -1, 1, w))},
 		}, true

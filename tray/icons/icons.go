@@ -1,5 +1,7 @@
 package icons
 
+//go:generate go run ./gen -out . -docs ../../docs/img
+
 import (
 	"embed"
 	"fmt"
