@@ -259,6 +259,22 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	return nil
 }
 
+// Batch is Update coalesced with concurrent callers into fewer commits (bbolt's Batch): still
+// durable when it returns, but fn may run more than once and must be idempotent.
+func (s *Store) Batch(fn func(*Tx) error) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	err := s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, now: s.now}) })
+	if err != nil {
+		return fmt.Errorf("store batch: %w", err)
+	}
+	return nil
+}
+
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) error {
 	s.mu.Lock()

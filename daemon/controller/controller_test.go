@@ -1,0 +1,91 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"pcipause/daemon/cxone"
+)
+
+func TestPauseAndResumeFake(t *testing.T) {
+	be := newFake()
+	be.add("a1", "i1", "r1")
+	h := newHarness(t, be, fastConfig())
+	h.open("a1", "e1", "")
+	h.eventually("r1 paused", func() bool { return be.status("r1") == cxone.StatusPaused })
+	h.close("a1", "e1")
+	h.eventually("r1 recording", func() bool { return be.status("r1") == cxone.StatusRecording })
+	h.quiet()
+	log := be.log()
+	want := []string{"list a1", "pause r1", "get r1", "resume r1"}
+	if len(log) != len(want) {
+		t.Fatalf("calls %v, want %v", log, want)
+	}
+	for i, c := range log {
+		got := c.Op + " " + c.Target
+		if c.Op == "list" {
+			got = "list " + c.Agent
+		}
+		if got != want[i] {
+			t.Errorf("call %d = %q, want %q", i, got, want[i])
+		}
+	}
+	if n := h.verifyAudit(); n < 6 {
+		t.Errorf("audit has %d records, want at least 6", n)
+	}
+}
+
+func TestOpenBadInput(t *testing.T) {
+	h := newHarness(t, newFake(), fastConfig())
+	tests := []struct {
+		name string
+		o    Open
+	}{
+		{"no agent", Open{Episode: "e"}},
+		{"no episode", Open{AgentID: "a"}},
+		{"control char", Open{AgentID: "a\n", Episode: "e"}},
+		{"long interaction", Open{AgentID: "a", Episode: "e", InteractionID: string(make([]byte, 300))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := h.c.Open(context.Background(), tt.o)
+			if !errors.Is(err, ErrBadInput) {
+				t.Fatalf("Open(%+v) = %v, want ErrBadInput", tt.o, err)
+			}
+		})
+	}
+	if err := h.c.Close(context.Background(), Close{AgentID: "a", Episode: "nope"}); !errors.Is(err, ErrUnknownEpisode) {
+		t.Errorf("Close of unknown episode = %v, want ErrUnknownEpisode", err)
+	}
+}
+
+func TestBackoffIsCappedAndJittered(t *testing.T) {
+	c := &Controller{cfg: fastConfig().withDefaults()}
+	c.cfg.BaseBackoff, c.cfg.MaxBackoff = 100*time.Millisecond, time.Second
+	c.rnd = rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		name     string
+		err      error
+		attempt  int
+		min, max time.Duration
+	}{
+		{"first 5xx", apiErr("pause", 503, cxone.ErrTransient, 0), 1, 50 * time.Millisecond, 100 * time.Millisecond},
+		{"third 5xx", apiErr("pause", 503, cxone.ErrTransient, 0), 3, 200 * time.Millisecond, 400 * time.Millisecond},
+		{"capped", apiErr("pause", 503, cxone.ErrTransient, 0), 30, 500 * time.Millisecond, time.Second},
+		{"429 honours retry-after", apiErr("pause", 429, cxone.ErrRateLimited, 2*time.Second), 1, 2 * time.Second, 3 * time.Second},
+		{"pending polls", errPendingWork, 9, c.cfg.PollIntervalPaused, c.cfg.PollIntervalPaused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 50 {
+				d := c.backoffLocked(tt.err, tt.attempt)
+				if d < tt.min || d > tt.max {
+					t.Fatalf("backoff = %s, want in [%s, %s]", d, tt.min, tt.max)
+				}
+			}
+		})
+	}
+}
