@@ -136,6 +136,16 @@ func (c *Controller) Restart(ctx context.Context) error {
 	return nil
 }
 
+// ApplyRecovery sets, on an installed Windows service, what the MSI's ServiceInstall table
+// cannot say: delayed automatic start and restart on every failure. On Linux the unit carries
+// both (Restart=always) and this does nothing.
+func (c *Controller) ApplyRecovery(ctx context.Context) error {
+	if err := c.applyRecovery(ctx); err != nil {
+		return fmt.Errorf("service recovery settings: %w", err)
+	}
+	return nil
+}
+
 // State reports whether the service is installed and running.
 func (c *Controller) State(ctx context.Context) (State, error) {
 	st, err := c.state(ctx)

@@ -126,6 +126,8 @@ func (c *Controller) control(_ context.Context, action string) error {
 	return service.Control(c.svc, action)
 }
 
+func (c *Controller) applyRecovery(context.Context) error { return nil }
+
 func (c *Controller) state(_ context.Context) (State, error) {
 	if c.svc != nil {
 		return mapStatus(c.svc.Status())

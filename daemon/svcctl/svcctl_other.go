@@ -18,5 +18,6 @@ func (c *Controller) exe() string                                          { ret
 func (c *Controller) install(context.Context) error                        { return unsupported() }
 func (c *Controller) uninstall(context.Context) error                      { return unsupported() }
 func (c *Controller) control(context.Context, string) error                { return unsupported() }
+func (c *Controller) applyRecovery(context.Context) error                  { return unsupported() }
 func (c *Controller) state(context.Context) (State, error)                 { return StateUnknown, unsupported() }
 func run(context.Context, *slog.Logger, func(context.Context) error) error { return unsupported() }

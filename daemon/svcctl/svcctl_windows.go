@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/kardianos/service"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
+	"golang.org/x/sys/windows/svc/mgr"
 )
 
 func (c *Controller) init() error {
@@ -53,6 +55,45 @@ func (c *Controller) uninstall(context.Context) error {
 
 func (c *Controller) control(_ context.Context, action string) error {
 	return service.Control(c.svc, action)
+}
+
+// recovery restarts the service after every failure, backing off a little; the failure count
+// resets after a day.
+var recovery = []mgr.RecoveryAction{
+	{Type: mgr.ServiceRestart, Delay: 5 * time.Second},
+	{Type: mgr.ServiceRestart, Delay: 5 * time.Second},
+	{Type: mgr.ServiceRestart, Delay: 30 * time.Second},
+}
+
+func (c *Controller) applyRecovery(context.Context) error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(Name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cfg, err := s.Config()
+	if err != nil {
+		return err
+	}
+	if !cfg.DelayedAutoStart {
+		cfg.DelayedAutoStart = true
+		if err := s.UpdateConfig(cfg); err != nil {
+			return fmt.Errorf("delayed start: %w", err)
+		}
+	}
+	if err := s.SetRecoveryActions(recovery, 86400); err != nil {
+		return fmt.Errorf("recovery actions: %w", err)
+	}
+	// A clean exit with an error code (fn failed) counts as a failure too.
+	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
+		return fmt.Errorf("recovery on non-crash failures: %w", err)
+	}
+	return nil
 }
 
 func (c *Controller) state(context.Context) (State, error) { return mapStatus(c.svc.Status()) }
