@@ -63,6 +63,10 @@ const (
 	SWP_ASYNCWINDOWPOS = 0x4000
 
 	HWND_TOPMOST = ^uintptr(0) // (HWND)-1
+	HWND_MESSAGE = ^uintptr(2) // (HWND)-3, parent of message-only windows
+
+	INPUT_KEYBOARD  = 1
+	KEYEVENTF_KEYUP = 0x0002
 
 	PM_REMOVE = 0x0001
 
@@ -77,13 +81,16 @@ const (
 	WINEVENT_SKIPOWNPROCESS = 0x0002
 
 	EVENT_SYSTEM_FOREGROUND     = 0x0003
+	EVENT_OBJECT_DESTROY        = 0x8001
 	EVENT_OBJECT_SHOW           = 0x8002
+	EVENT_OBJECT_HIDE           = 0x8003
 	EVENT_OBJECT_FOCUS          = 0x8005
 	EVENT_OBJECT_LOCATIONCHANGE = 0x800B
 	OBJID_WINDOW                = 0
 	OBJID_CARET                 = -8
 	CHILDID_SELF                = 0
 
+	GMEM_MOVEABLE  = 0x0002
 	CF_TEXT        = 1
 	CF_UNICODETEXT = 13
 
@@ -142,6 +149,20 @@ const (
 	VK_NUMPAD0   = 0x60
 	VK_NUMPAD9   = 0x69
 	VK_SUBTRACT  = 0x6D
+	VK_LWIN      = 0x5B
+	VK_RWIN      = 0x5C
+	VK_NUMLOCK   = 0x90
+	VK_CAPITAL   = 0x14
+	VK_LMENU     = 0xA4
+	VK_RMENU     = 0xA5
+	VK_C         = 0x43
+	VK_U         = 0x55
+	VK_HOME      = 0x24
+	VK_END       = 0x23
+	VK_F1        = 0x70
+	VK_F24       = 0x87
+	VK_DECIMAL   = 0x6E
+	VK_SEPARATOR = 0x6C
 	VK_LSHIFT    = 0xA0
 	VK_RSHIFT    = 0xA1
 	VK_LCONTROL  = 0xA2
@@ -159,6 +180,20 @@ type KBDLLHOOKSTRUCT struct {
 	Flags       uint32
 	Time        uint32
 	DwExtraInfo uintptr
+}
+
+// KEYBDINPUT is an INPUT record of type INPUT_KEYBOARD for SendInput (the union padded to the
+// size of the largest member, MOUSEINPUT, on 64-bit Windows).
+type KEYBDINPUT struct {
+	Type      uint32
+	_         uint32
+	Vk        uint16
+	Scan      uint16
+	Flags     uint32
+	Time      uint32
+	_         uint32
+	ExtraInfo uintptr
+	_         [8]byte
 }
 
 // MSG is the Win32 message record.
@@ -243,6 +278,10 @@ type BITMAPINFOHEADER struct {
 //sys	SetWindowPos(hwnd windows.HWND, after uintptr, x int32, y int32, cx int32, cy int32, flags uint32) (err error) = user32.SetWindowPos
 //sys	SetLayeredWindowAttributes(hwnd windows.HWND, key uint32, alpha byte, flags uint32) (err error) = user32.SetLayeredWindowAttributes
 //sys	SetWindowDisplayAffinity(hwnd windows.HWND, affinity uint32) (err error) = user32.SetWindowDisplayAffinity
+//sys	GetClientRect(hwnd windows.HWND, rect *windows.Rect) (err error) = user32.GetClientRect
+//sys	GetKeyboardLayout(tid uint32) (hkl windows.Handle) = user32.GetKeyboardLayout
+//sys	VkKeyScanEx(ch uint16, hkl windows.Handle) (ret int16) = user32.VkKeyScanExW
+//sys	SendInput(n uint32, inputs *KEYBDINPUT, size int32) (sent uint32, err error) = user32.SendInput
 //sys	GetWindowRect(hwnd windows.HWND, rect *windows.Rect) (err error) = user32.GetWindowRect
 //sys	ClientToScreen(hwnd windows.HWND, pt *POINT) (err error) = user32.ClientToScreen
 //sys	GetWindowText(hwnd windows.HWND, buf *uint16, max int32) (n int32) = user32.GetWindowTextW
@@ -262,6 +301,9 @@ type BITMAPINFOHEADER struct {
 //sys	RemoveClipboardFormatListener(hwnd windows.HWND) (err error) = user32.RemoveClipboardFormatListener
 //sys	OpenClipboard(hwnd windows.HWND) (err error) = user32.OpenClipboard
 //sys	CloseClipboard() (err error) = user32.CloseClipboard
+//sys	EmptyClipboard() (err error) = user32.EmptyClipboard
+//sys	SetClipboardData(format uint32, mem windows.Handle) (h windows.Handle, err error) = user32.SetClipboardData
+//sys	SetForegroundWindow(hwnd windows.HWND) (ok bool) = user32.SetForegroundWindow
 //sys	GetClipboardData(format uint32) (h windows.Handle, err error) = user32.GetClipboardData
 //sys	IsClipboardFormatAvailable(format uint32) (ok bool) = user32.IsClipboardFormatAvailable
 //sys	SetProcessDpiAwarenessContext(ctx uintptr) (err error) = user32.SetProcessDpiAwarenessContext
@@ -273,6 +315,7 @@ type BITMAPINFOHEADER struct {
 
 //sys	GlobalLock(h windows.Handle) (ptr uintptr, err error) = kernel32.GlobalLock
 //sys	GlobalUnlock(h windows.Handle) (err error) [failretval==0&&e1!=0] = kernel32.GlobalUnlock
+//sys	GlobalAlloc(flags uint32, size uintptr) (h windows.Handle, err error) = kernel32.GlobalAlloc
 //sys	GlobalSize(h windows.Handle) (size uintptr, err error) = kernel32.GlobalSize
 //sys	GetCurrentThreadId() (tid uint32) = kernel32.GetCurrentThreadId
 //sys	GetModuleHandle(name *uint16) (mod windows.Handle, err error) = kernel32.GetModuleHandleW

@@ -56,6 +56,7 @@ var (
 	procSetTextColor                     = modgdi32.NewProc("SetTextColor")
 	procGetCurrentThreadId               = modkernel32.NewProc("GetCurrentThreadId")
 	procGetModuleHandleW                 = modkernel32.NewProc("GetModuleHandleW")
+	procGlobalAlloc                      = modkernel32.NewProc("GlobalAlloc")
 	procGlobalLock                       = modkernel32.NewProc("GlobalLock")
 	procGlobalSize                       = modkernel32.NewProc("GlobalSize")
 	procGlobalUnlock                     = modkernel32.NewProc("GlobalUnlock")
@@ -69,13 +70,16 @@ var (
 	procDestroyWindow                    = moduser32.NewProc("DestroyWindow")
 	procDispatchMessageW                 = moduser32.NewProc("DispatchMessageW")
 	procDrawTextW                        = moduser32.NewProc("DrawTextW")
+	procEmptyClipboard                   = moduser32.NewProc("EmptyClipboard")
 	procEndPaint                         = moduser32.NewProc("EndPaint")
 	procFillRect                         = moduser32.NewProc("FillRect")
 	procGetAncestor                      = moduser32.NewProc("GetAncestor")
 	procGetAsyncKeyState                 = moduser32.NewProc("GetAsyncKeyState")
+	procGetClientRect                    = moduser32.NewProc("GetClientRect")
 	procGetClipboardData                 = moduser32.NewProc("GetClipboardData")
 	procGetDC                            = moduser32.NewProc("GetDC")
 	procGetKeyState                      = moduser32.NewProc("GetKeyState")
+	procGetKeyboardLayout                = moduser32.NewProc("GetKeyboardLayout")
 	procGetMessageW                      = moduser32.NewProc("GetMessageW")
 	procGetSystemMetrics                 = moduser32.NewProc("GetSystemMetrics")
 	procGetWindowLongPtrW                = moduser32.NewProc("GetWindowLongPtrW")
@@ -93,8 +97,11 @@ var (
 	procRegisterClassExW                 = moduser32.NewProc("RegisterClassExW")
 	procReleaseDC                        = moduser32.NewProc("ReleaseDC")
 	procRemoveClipboardFormatListener    = moduser32.NewProc("RemoveClipboardFormatListener")
+	procSendInput                        = moduser32.NewProc("SendInput")
 	procSendMessageTimeoutW              = moduser32.NewProc("SendMessageTimeoutW")
 	procSendMessageW                     = moduser32.NewProc("SendMessageW")
+	procSetClipboardData                 = moduser32.NewProc("SetClipboardData")
+	procSetForegroundWindow              = moduser32.NewProc("SetForegroundWindow")
 	procSetLayeredWindowAttributes       = moduser32.NewProc("SetLayeredWindowAttributes")
 	procSetProcessDpiAwarenessContext    = moduser32.NewProc("SetProcessDpiAwarenessContext")
 	procSetTimer                         = moduser32.NewProc("SetTimer")
@@ -108,6 +115,7 @@ var (
 	procUnhookWindowsHookEx              = moduser32.NewProc("UnhookWindowsHookEx")
 	procUnregisterClassW                 = moduser32.NewProc("UnregisterClassW")
 	procUpdateWindow                     = moduser32.NewProc("UpdateWindow")
+	procVkKeyScanExW                     = moduser32.NewProc("VkKeyScanExW")
 	procWTSRegisterSessionNotification   = modwtsapi32.NewProc("WTSRegisterSessionNotification")
 	procWTSUnRegisterSessionNotification = modwtsapi32.NewProc("WTSUnRegisterSessionNotification")
 )
@@ -196,6 +204,15 @@ func GetModuleHandle(name *uint16) (mod windows.Handle, err error) {
 	r0, _, e1 := syscall.SyscallN(procGetModuleHandleW.Addr(), uintptr(unsafe.Pointer(name)))
 	mod = windows.Handle(r0)
 	if mod == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
+func GlobalAlloc(flags uint32, size uintptr) (h windows.Handle, err error) {
+	r0, _, e1 := syscall.SyscallN(procGlobalAlloc.Addr(), uintptr(flags), uintptr(size))
+	h = windows.Handle(r0)
+	if h == 0 {
 		err = errnoErr(e1)
 	}
 	return
@@ -298,6 +315,14 @@ func DrawText(hdc windows.Handle, text *uint16, n int32, rect *windows.Rect, for
 	return
 }
 
+func EmptyClipboard() (err error) {
+	r1, _, e1 := syscall.SyscallN(procEmptyClipboard.Addr())
+	if uint32(r1) == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
 func EndPaint(hwnd windows.HWND, ps *PAINTSTRUCT) (ok bool) {
 	r0, _, _ := syscall.SyscallN(procEndPaint.Addr(), uintptr(hwnd), uintptr(unsafe.Pointer(ps)))
 	ok = uint32(r0) != 0
@@ -322,6 +347,14 @@ func GetAsyncKeyState(vk int32) (state int16) {
 	return
 }
 
+func GetClientRect(hwnd windows.HWND, rect *windows.Rect) (err error) {
+	r1, _, e1 := syscall.SyscallN(procGetClientRect.Addr(), uintptr(hwnd), uintptr(unsafe.Pointer(rect)))
+	if uint32(r1) == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
 func GetClipboardData(format uint32) (h windows.Handle, err error) {
 	r0, _, e1 := syscall.SyscallN(procGetClipboardData.Addr(), uintptr(format))
 	h = windows.Handle(r0)
@@ -340,6 +373,12 @@ func GetDC(hwnd windows.HWND) (hdc windows.Handle) {
 func GetKeyState(vk int32) (state int16) {
 	r0, _, _ := syscall.SyscallN(procGetKeyState.Addr(), uintptr(vk))
 	state = int16(r0)
+	return
+}
+
+func GetKeyboardLayout(tid uint32) (hkl windows.Handle) {
+	r0, _, _ := syscall.SyscallN(procGetKeyboardLayout.Addr(), uintptr(tid))
+	hkl = windows.Handle(r0)
 	return
 }
 
@@ -468,6 +507,15 @@ func RemoveClipboardFormatListener(hwnd windows.HWND) (err error) {
 	return
 }
 
+func SendInput(n uint32, inputs *KEYBDINPUT, size int32) (sent uint32, err error) {
+	r0, _, e1 := syscall.SyscallN(procSendInput.Addr(), uintptr(n), uintptr(unsafe.Pointer(inputs)), uintptr(size))
+	sent = uint32(r0)
+	if sent == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
 func SendMessageTimeout(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr, flags uint32, timeoutMs uint32, result *uintptr) (err error) {
 	r1, _, e1 := syscall.SyscallN(procSendMessageTimeoutW.Addr(), uintptr(hwnd), uintptr(msg), uintptr(wParam), uintptr(lParam), uintptr(flags), uintptr(timeoutMs), uintptr(unsafe.Pointer(result)))
 	if uint32(r1) == 0 {
@@ -479,6 +527,21 @@ func SendMessageTimeout(hwnd windows.HWND, msg uint32, wParam uintptr, lParam ui
 func SendMessage(hwnd windows.HWND, msg uint32, wParam uintptr, lParam uintptr) (ret uintptr) {
 	r0, _, _ := syscall.SyscallN(procSendMessageW.Addr(), uintptr(hwnd), uintptr(msg), uintptr(wParam), uintptr(lParam))
 	ret = uintptr(r0)
+	return
+}
+
+func SetClipboardData(format uint32, mem windows.Handle) (h windows.Handle, err error) {
+	r0, _, e1 := syscall.SyscallN(procSetClipboardData.Addr(), uintptr(format), uintptr(mem))
+	h = windows.Handle(r0)
+	if h == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
+func SetForegroundWindow(hwnd windows.HWND) (ok bool) {
+	r0, _, _ := syscall.SyscallN(procSetForegroundWindow.Addr(), uintptr(hwnd))
+	ok = uint32(r0) != 0
 	return
 }
 
@@ -580,6 +643,12 @@ func UpdateWindow(hwnd windows.HWND) (err error) {
 	if uint32(r1) == 0 {
 		err = errnoErr(e1)
 	}
+	return
+}
+
+func VkKeyScanEx(ch uint16, hkl windows.Handle) (ret int16) {
+	r0, _, _ := syscall.SyscallN(procVkKeyScanExW.Addr(), uintptr(ch), uintptr(hkl))
+	ret = int16(r0)
 	return
 }
 
