@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"pcipause/hooks"
+	"pcipause/hooks/card"
 )
 
 // Trigger says what opened a PCI window (or raised the mask).
@@ -99,9 +100,9 @@ func (d *Detector) wipe() {
 // runPAN reports whether the live run is a confirmed PAN.
 func (d *Detector) runPAN() (Brand, bool) {
 	if d.lost || d.nd < 13 || d.nd > 19 {
-		return BrandNone, false
+		return card.BrandNone, false
 	}
-	return IsPAN(d.digs[:d.nd])
+	return card.IsPAN(d.digs[:d.nd])
 }
 
 func (d *Detector) current() *entry {

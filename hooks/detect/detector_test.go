@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"pcipause/hooks"
+	"pcipause/hooks/card"
 )
 
 var (
@@ -49,7 +50,7 @@ type step struct {
 	keys  string
 }
 
-func focusOn(w hooks.Window) step            { return step{focus: &hooks.Focus{Window: w}} }
+func focusOn(w hooks.Window) step { return step{focus: &hooks.Focus{Window: w}} }
 func focusField(w hooks.Window, f hooks.Field) step {
 	return step{focus: &hooks.Focus{Window: w, Field: f}}
 }
@@ -191,7 +192,7 @@ func TestDetector(t *testing.T) {
 				cfg = c
 			}
 			got := run(NewDetector(cfg), tt.steps)
-			got.Brand = BrandNone
+			got.Brand = card.BrandNone
 			if got != tt.want {
 				t.Errorf("view mismatch\n got  %+v\n want %+v", got, tt.want)
 			}
@@ -279,3 +280,10 @@ func TestPatternText(t *testing.T) {
 		t.Fatalf("MarshalText = %q", b)
 	}
 }
+
+// The only card numbers tests may use: well-known test PANs.
+const (
+	panVisa = "4111111111111111"
+	panMC   = "5500005555555559"
+	panAmex = "340000000000009"
+)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"pcipause/hooks"
+	"pcipause/hooks/card"
 )
 
 // Masker is the overlay as the guard drives it. Show while shown updates rect and label.
@@ -17,6 +18,9 @@ type Masker interface {
 	Move(r image.Rectangle) error
 	Hide() error
 }
+
+// Brand is the card scheme of a confirmed PAN.
+type Brand = card.Brand
 
 // Reporter hears PCI windows open and close. It must not block: the session main forwards
 // the episode to the service over IPC from its own goroutine.

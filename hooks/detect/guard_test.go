@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"pcipause/hooks"
+	"pcipause/hooks/card"
 )
 
 type fakeMasker struct {
@@ -129,7 +130,7 @@ func TestGuardPANLifecycle(t *testing.T) {
 		t.Fatalf("opened %d episodes, want 1", len(r.opened))
 	}
 	ep := r.opened[0]
-	if ep.Trigger != TriggerPAN || ep.Exe != "xterm" || ep.Digits != 16 || !ep.Checksum || ep.Brand != BrandVisa ||
+	if ep.Trigger != TriggerPAN || ep.Exe != "xterm" || ep.Digits != 16 || !ep.Checksum || ep.Brand != card.BrandVisa ||
 		!ep.At.Equal(c.now.Add(15*time.Millisecond)) || ep.Field != DefaultField {
 		t.Fatalf("episode = %+v", ep)
 	}

@@ -1,4 +1,6 @@
-package detect
+// Package card recognises payment card numbers: Luhn check, scheme by IIN range and length,
+// and card numbers inside text, without keeping the digits.
+package card
 
 // Brand is a card scheme recognised from the leading digits (IIN) and the length of a PAN.
 type Brand uint8

@@ -1,4 +1,4 @@
-package detect
+package card
 
 import (
 	"strings"
