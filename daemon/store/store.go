@@ -78,6 +78,8 @@ type Store struct {
 	movedAside string
 	mu         sync.Mutex // serialises audit-only appends with Close
 	closed     bool
+	readOnly   bool
+	tmpDir     string // a copy read by OpenReadOnly, removed on Close
 }
 
 // Episode is one PCI window from one helper.
@@ -233,7 +235,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.db.Close()
+	err := s.db.Close()
+	if s.tmpDir != "" {
+		os.RemoveAll(s.tmpDir)
+	}
+	return err
 }
 
 // Append adds one audit record in its own transaction.
