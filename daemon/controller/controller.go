@@ -9,6 +9,7 @@ package controller
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,7 +180,8 @@ type Controller struct {
 	bu   time.Time     // blocked until (429)
 	lerr string
 	lat  time.Time
-	idle int // workers waiting in next
+	idle int      // workers waiting in next
+	key  [32]byte // keys episodeKey; random per process
 }
 
 // New builds a controller over an open store and back end, loading whatever work the state
@@ -200,6 +202,7 @@ func New(st *store.Store, be cxone.Backend, cfg Config, log *slog.Logger) *Contr
 		tgs: map[string]*store.Target{},
 		chg: make(chan struct{}),
 	}
+	crand.Read(c.key[:])
 	if err := c.load(); err != nil {
 		c.fault("load state", err)
 	}
@@ -316,6 +319,15 @@ func checkID(what, v string) error {
 // before Open returns; the calls follow asynchronously. If the commit fails the window is still
 // acted on (fail closed) and the error is returned so the caller keeps the mask up.
 func (c *Controller) Open(ctx context.Context, o Open) error {
+	if holdsPAN(o.AgentID) {
+		return fmt.Errorf("pci open: %w: agent id looks like card data", ErrBadInput)
+	}
+	o.Episode = c.episodeKey(o.Episode)
+	droppedInteraction := false
+	if holdsPAN(o.InteractionID) {
+		o.InteractionID, droppedInteraction = "", true
+	}
+	o.Field, o.Rule, o.Kind, o.Reason = scrubText(o.Field), scrubText(o.Rule), scrubText(o.Kind), scrubText(o.Reason)
 	for _, f := range []struct{ n, v string }{{"agent id", o.AgentID}, {"episode", o.Episode}} {
 		if err := checkID(f.n, f.v); err != nil {
 			return fmt.Errorf("pci open: %w", err)
@@ -396,6 +408,9 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 		if reopen {
 			detail = "episode re-reported while open"
 		}
+		if droppedInteraction {
+			detail += "interaction id looked like card data and was dropped; treated as unknown"
+		}
 		return tx.Audit(audit.Record{Type: audit.TypePCIOpen, Agent: o.AgentID, Interaction: o.InteractionID,
 			Episode: o.Episode, Field: o.Field, Rule: o.Rule, Kind: o.Kind, Reason: o.Reason, Detail: detail,
 			Meta: map[string]string{"detectionTimestamp": stamp(ep.OpenedAt)}})
@@ -410,6 +425,11 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 // Close records that a PCI window closed; the agent's recordings resume once no window is open
 // and the hold-down has passed.
 func (c *Controller) Close(ctx context.Context, cl Close) error {
+	if holdsPAN(cl.AgentID) {
+		return fmt.Errorf("pci close: %w: agent id looks like card data", ErrBadInput)
+	}
+	cl.Episode = c.episodeKey(cl.Episode)
+	cl.Reason = scrubText(cl.Reason)
 	for _, f := range []struct{ n, v string }{{"agent id", cl.AgentID}, {"episode", cl.Episode}} {
 		if err := checkID(f.n, f.v); err != nil {
 			return fmt.Errorf("pci close: %w", err)
@@ -466,6 +486,9 @@ func (c *Controller) Close(ctx context.Context, cl Close) error {
 // TargetEnded reports that a recording (or a user's call) ended: from the webhook or a poll.
 // A pending resume for it is dropped, not retried.
 func (c *Controller) TargetEnded(ctx context.Context, targetID string) error {
+	if holdsPAN(targetID) {
+		return fmt.Errorf("target ended: %w: target id looks like card data", ErrBadInput)
+	}
 	if err := checkID("target id", targetID); err != nil {
 		return fmt.Errorf("target ended: %w", err)
 	}
@@ -483,6 +506,9 @@ func (c *Controller) TargetEnded(ctx context.Context, targetID string) error {
 
 // InteractionClosed treats every target of the interaction as ended.
 func (c *Controller) InteractionClosed(ctx context.Context, interactionID string) error {
+	if holdsPAN(interactionID) {
+		return fmt.Errorf("interaction closed: %w: interaction id looks like card data", ErrBadInput)
+	}
 	if err := checkID("interaction id", interactionID); err != nil {
 		return fmt.Errorf("interaction closed: %w", err)
 	}
