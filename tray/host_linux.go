@@ -8,8 +8,6 @@ import (
 
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
-
-	"pcipause/tray/icons"
 )
 
 const watcherName = "org.kde.StatusNotifierWatcher"
@@ -106,6 +104,3 @@ func (h *sniHost) close() {
 	close(h.done)
 	h.wg.Wait()
 }
-
-// iconBytes is the PNG a StatusNotifierItem host is sent as IconPixmap.
-func iconBytes(i icons.Icon) ([]byte, error) { return icons.PNG(i) }

@@ -341,8 +341,10 @@ func (t *Tray) diagnosticsText(now time.Time, extra map[string]string) string {
 	if t.diagnostics != nil {
 		body, err := callDiagnostics(t.diagnostics)
 		if err != nil {
-			t.log.Error("diagnostics callback failed", "err", err)
-			body = "diagnostics unavailable: " + err.Error()
+			// The panic value is the caller's text: redact it before it reaches the log.
+			msg := Redact(err.Error())
+			t.log.Error("diagnostics callback failed", "err", msg)
+			body = "diagnostics unavailable: " + msg
 		}
 		b.WriteString("\n")
 		b.WriteString(body)
