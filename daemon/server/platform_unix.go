@@ -1,0 +1,7 @@
+//go:build !windows
+
+package server
+
+import "os"
+
+func selfUID() int { return os.Geteuid() }
