@@ -1,0 +1,508 @@
+//go:build linux
+
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"sync"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/randr"
+	"github.com/jezek/xgb/shape"
+	"github.com/jezek/xgb/xproto"
+)
+
+var _ Overlay = (*x11Overlay)(nil)
+
+// x11Overlay keeps its windows on one xgb connection. xgb connections are safe for concurrent
+// use, so Show may run on any goroutine; mu guards the overlay's own state. All drawing of
+// labels happens on the event goroutine, driven by Expose, so it never delays a Show.
+type x11Overlay struct {
+	log    *slog.Logger
+	conn   *xgb.Conn
+	root   xproto.Window
+	depth  byte
+	screen image.Rectangle
+	hasRR  bool
+	font   *labelFont
+
+	wins []*maskWin // fixed after newPlatform
+
+	mu       sync.Mutex
+	closed   bool
+	shown    bool
+	everShow bool
+	rect     image.Rectangle
+	label    string
+	monitors []image.Rectangle
+
+	closeOnce sync.Once
+	loopDone  chan struct{}
+}
+
+// maskWin is one pre-created window. Fields after id are guarded by x11Overlay.mu, except
+// pixmap and drawnKey, which only the event goroutine touches.
+type maskWin struct {
+	id     xproto.Window
+	mapped bool
+	r      image.Rectangle // current geometry when mapped
+	lbl    *image.Gray     // label as last drawn into pixmap, for Check
+	lblKey string
+
+	pixmap   xproto.Pixmap
+	drawnKey string
+}
+
+func newPlatform(opts Options, log *slog.Logger) (Overlay, error) {
+	if opts.SeeThrough {
+		log.Warn("see-through mask is not supported on X11; using a solid black mask")
+	}
+	lf, err := newLabelFont()
+	if err != nil {
+		return nil, fmt.Errorf("overlay: %w", err)
+	}
+	conn, err := xgb.NewConnDisplay(opts.Display)
+	if err != nil {
+		return nil, fmt.Errorf("overlay: connect to display %q: %w", opts.Display, err)
+	}
+	o := &x11Overlay{log: log, conn: conn, font: lf, loopDone: make(chan struct{})}
+	if err := o.setup(opts.Windows); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("overlay: %w", err)
+	}
+	go o.loop()
+	return o, nil
+}
+
+func (o *x11Overlay) setup(n int) error {
+	setup := xproto.Setup(o.conn)
+	scr := setup.DefaultScreen(o.conn)
+	o.root, o.depth = scr.Root, scr.RootDepth
+	o.screen = image.Rect(0, 0, int(scr.WidthInPixels), int(scr.HeightInPixels))
+	if err := shape.Init(o.conn); err != nil {
+		return fmt.Errorf("SHAPE extension (needed for click-through): %w", err)
+	}
+	if err := randr.Init(o.conn); err == nil {
+		if v, err := randr.QueryVersion(o.conn, 1, 5).Reply(); err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5) {
+			o.hasRR = true
+			randr.SelectInput(o.conn, o.root, randr.NotifyMaskScreenChange)
+		}
+	}
+	o.monitors = o.queryMonitors()
+	if err := xproto.ChangeWindowAttributesChecked(o.conn, o.root, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskSubstructureNotify}).Check(); err != nil {
+		return fmt.Errorf("watch root window stacking: %w", err)
+	}
+	for i := 0; i < n; i++ {
+		id, err := xproto.NewWindowId(o.conn)
+		if err != nil {
+			return fmt.Errorf("allocate window id: %w", err)
+		}
+		// Black background so the server paints the mask on map, before any client drawing;
+		// save-under and no backing store keep it simple for the server.
+		err = xproto.CreateWindowChecked(o.conn, xproto.WindowClassCopyFromParent, id, o.root,
+			0, 0, 1, 1, 0, xproto.WindowClassInputOutput, scr.RootVisual,
+			xproto.CwBackPixel|xproto.CwOverrideRedirect|xproto.CwSaveUnder|xproto.CwEventMask,
+			[]uint32{scr.BlackPixel, 1, 1, xproto.EventMaskExposure}).Check()
+		if err != nil {
+			return fmt.Errorf("create mask window: %w", err)
+		}
+		// An empty input region makes the window click-through: pointer events go to whatever
+		// is below, so the agent can still click into the field it cannot see.
+		if err := shape.RectanglesChecked(o.conn, shape.SoSet, shape.SkInput, xproto.ClipOrderingUnsorted,
+			id, 0, 0, nil).Check(); err != nil {
+			return fmt.Errorf("make mask window click-through: %w", err)
+		}
+		name := "pcipause mask"
+		xproto.ChangeProperty(o.conn, xproto.PropModeReplace, id, xproto.AtomWmName, xproto.AtomString, 8,
+			uint32(len(name)), []byte(name))
+		o.wins = append(o.wins, &maskWin{id: id})
+	}
+	o.conn.Sync()
+	return nil
+}
+
+func (o *x11Overlay) queryMonitors() []image.Rectangle {
+	if !o.hasRR {
+		return nil
+	}
+	rep, err := randr.GetMonitors(o.conn, o.root, true).Reply()
+	if err != nil {
+		o.log.Debug("randr monitors unavailable", "err", err)
+		return nil
+	}
+	var ms []image.Rectangle
+	for _, m := range rep.Monitors {
+		ms = append(ms, image.Rect(int(m.X), int(m.Y), int(m.X)+int(m.Width), int(m.Y)+int(m.Height)))
+	}
+	return ms
+}
+
+func (o *x11Overlay) ours(w xproto.Window) bool {
+	for _, m := range o.wins {
+		if m.id == w {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *x11Overlay) Show(r image.Rectangle, label string) error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	relabel := label != o.label
+	o.label = label
+	o.rect = r
+	o.shown, o.everShow = true, true
+	redraw := o.place(r)
+	if relabel {
+		for _, w := range o.wins {
+			if w.mapped {
+				redraw = append(redraw, w)
+			}
+		}
+	}
+	o.mu.Unlock()
+	o.conn.Sync()
+	// The mask is up; the label follows on the event goroutine via Expose.
+	for _, w := range redraw {
+		xproto.ClearArea(o.conn, true, w.id, 0, 0, 0, 0)
+	}
+	return nil
+}
+
+// place configures, raises and maps one window per piece of r and unmaps the rest; it returns
+// windows that were already mapped but changed size (their label must be redrawn). Caller holds mu.
+func (o *x11Overlay) place(r image.Rectangle) []*maskWin {
+	ps := pieces(r, o.screen, o.monitors, len(o.wins))
+	var resized []*maskWin
+	for i, w := range o.wins {
+		if i >= len(ps) {
+			if w.mapped {
+				xproto.UnmapWindow(o.conn, w.id)
+				w.mapped = false
+			}
+			continue
+		}
+		p := ps[i]
+		if w.mapped && w.r == p {
+			xproto.ConfigureWindow(o.conn, w.id, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeAbove})
+			continue
+		}
+		if w.mapped && w.r.Size() != p.Size() {
+			resized = append(resized, w)
+		}
+		xproto.ConfigureWindow(o.conn, w.id,
+			xproto.ConfigWindowX|xproto.ConfigWindowY|xproto.ConfigWindowWidth|xproto.ConfigWindowHeight|xproto.ConfigWindowStackMode,
+			[]uint32{uint32(int32(p.Min.X)), uint32(int32(p.Min.Y)), uint32(p.Dx()), uint32(p.Dy()), xproto.StackModeAbove})
+		w.r = p
+		if !w.mapped {
+			xproto.MapWindow(o.conn, w.id)
+			w.mapped = true
+		}
+	}
+	return resized
+}
+
+func (o *x11Overlay) Move(r image.Rectangle) error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	o.rect = r
+	if !o.shown {
+		o.mu.Unlock()
+		return nil
+	}
+	redraw := o.place(r)
+	o.mu.Unlock()
+	o.conn.Sync()
+	for _, w := range redraw {
+		xproto.ClearArea(o.conn, true, w.id, 0, 0, 0, 0)
+	}
+	return nil
+}
+
+func (o *x11Overlay) Hide() error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	o.shown = false
+	for _, w := range o.wins {
+		if w.mapped {
+			xproto.UnmapWindow(o.conn, w.id)
+			w.mapped = false
+		}
+	}
+	o.mu.Unlock()
+	o.conn.Sync()
+	return nil
+}
+
+// raise puts every mapped mask window back on top; called when another window maps or restacks.
+func (o *x11Overlay) raise() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || !o.shown {
+		return
+	}
+	for _, w := range o.wins {
+		if w.mapped {
+			xproto.ConfigureWindow(o.conn, w.id, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeAbove})
+		}
+	}
+}
+
+func (o *x11Overlay) Check() error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	if !o.everShow {
+		o.mu.Unlock()
+		return ErrNotShown
+	}
+	shown := o.shown
+	type want struct {
+		r   image.Rectangle
+		lbl *image.Gray
+	}
+	var ws []want
+	for _, w := range o.wins {
+		if w.mapped {
+			ws = append(ws, want{w.r, w.lbl})
+		}
+	}
+	if len(ws) == 0 {
+		// Hidden (or clipped away entirely): check where the mask was asked to be, so a hidden
+		// mask reports the region as uncovered from what the screen really shows.
+		for _, p := range pieces(o.rect, o.screen, o.monitors, len(o.wins)) {
+			ws = append(ws, want{r: p})
+		}
+	}
+	o.mu.Unlock()
+	for _, w := range ws {
+		if err := o.checkPiece(w.r, w.lbl); err != nil {
+			if !shown {
+				return fmt.Errorf("overlay check: mask hidden: %w", err)
+			}
+			return fmt.Errorf("overlay check: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkPiece reads r back from the root window (what a screen recorder would capture) and
+// counts pixels that are neither black nor the label's own grey level at that spot.
+func (o *x11Overlay) checkPiece(r image.Rectangle, lbl *image.Gray) error {
+	if r.Empty() {
+		return nil
+	}
+	rep, err := xproto.GetImage(o.conn, xproto.ImageFormatZPixmap, xproto.Drawable(o.root),
+		int16(r.Min.X), int16(r.Min.Y), uint16(r.Dx()), uint16(r.Dy()), 0xffffffff).Reply()
+	if err != nil {
+		return fmt.Errorf("read back %v: %w", r, err)
+	}
+	if rep.Depth != 24 && rep.Depth != 32 {
+		return fmt.Errorf("read back %v: unsupported depth %d", r, rep.Depth)
+	}
+	stride := len(rep.Data) / r.Dy()
+	if stride < 4*r.Dx() {
+		return fmt.Errorf("read back %v: short image (%d bytes)", r, len(rep.Data))
+	}
+	want := maskImage(lbl, r.Dx(), r.Dy())
+	bad := 0
+	for y := 0; y < r.Dy(); y++ {
+		row := rep.Data[y*stride:]
+		for x := 0; x < r.Dx(); x++ {
+			b, g, rr := row[4*x], row[4*x+1], row[4*x+2]
+			if b <= 8 && g <= 8 && rr <= 8 {
+				continue
+			}
+			v := want.GrayAt(x, y).Y
+			if near(b, v) && near(g, v) && near(rr, v) {
+				continue
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("region %v not covered: %d of %d pixels are not mask-coloured", r, bad, r.Dx()*r.Dy())
+	}
+	return nil
+}
+
+func near(a, b uint8) bool { return a+8 >= b && b+8 >= a }
+
+// loop is the overlay's event goroutine: it keeps the mask on top, draws labels on Expose and
+// follows monitor changes. It ends when the connection closes.
+func (o *x11Overlay) loop() {
+	defer close(o.loopDone)
+	for {
+		ev, err := o.conn.WaitForEvent()
+		if ev == nil && err == nil {
+			return
+		}
+		if err != nil {
+			o.log.Debug("x error", "err", err)
+			continue
+		}
+		switch e := ev.(type) {
+		case xproto.ExposeEvent:
+			if e.Count == 0 {
+				o.drawLabel(e.Window)
+			}
+		case xproto.MapNotifyEvent:
+			if !o.ours(e.Window) {
+				o.raise()
+			}
+		case xproto.ConfigureNotifyEvent:
+			if e.Window == o.root {
+				o.refreshScreen(int(e.Width), int(e.Height))
+			} else if !o.ours(e.Window) {
+				o.raise()
+			}
+		case xproto.CirculateNotifyEvent:
+			if !o.ours(e.Window) {
+				o.raise()
+			}
+		case randr.ScreenChangeNotifyEvent:
+			o.refreshScreen(int(e.Width), int(e.Height))
+		}
+	}
+}
+
+func (o *x11Overlay) refreshScreen(w, h int) {
+	ms := o.queryMonitors()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.screen = image.Rect(0, 0, w, h)
+	o.monitors = ms
+	if o.shown && !o.closed {
+		o.place(o.rect)
+	}
+}
+
+// drawLabel renders the current label for window id into its pixmap when the label or size
+// changed, then copies it onto the window. Runs only on the event goroutine.
+func (o *x11Overlay) drawLabel(id xproto.Window) {
+	var w *maskWin
+	for _, m := range o.wins {
+		if m.id == id {
+			w = m
+		}
+	}
+	if w == nil {
+		return
+	}
+	o.mu.Lock()
+	label, r, mapped := o.label, w.r, w.mapped
+	o.mu.Unlock()
+	if !mapped {
+		return
+	}
+	key := fmt.Sprintf("%dx%d/%s", r.Dx(), r.Dy(), label)
+	if key != w.drawnKey {
+		img, err := o.font.render(label, r.Dx(), r.Dy())
+		if err != nil {
+			o.log.Warn("render label", "err", err)
+			return
+		}
+		if w.pixmap != 0 {
+			xproto.FreePixmap(o.conn, w.pixmap)
+			w.pixmap = 0
+		}
+		if img != nil {
+			if err := o.upload(w, img); err != nil {
+				o.log.Warn("upload label", "err", err)
+				img = nil
+			}
+		}
+		w.drawnKey = key
+		o.mu.Lock()
+		w.lbl, w.lblKey = img, key
+		o.mu.Unlock()
+	}
+	o.mu.Lock()
+	lbl := w.lbl
+	o.mu.Unlock()
+	if lbl == nil || w.pixmap == 0 {
+		return
+	}
+	sz := lbl.Bounds().Size()
+	at := centre(sz, r.Dx(), r.Dy())
+	gc, err := xproto.NewGcontextId(o.conn)
+	if err != nil {
+		return
+	}
+	xproto.CreateGC(o.conn, gc, xproto.Drawable(w.id), 0, nil)
+	xproto.CopyArea(o.conn, xproto.Drawable(w.pixmap), xproto.Drawable(w.id), gc, 0, 0,
+		int16(at.X), int16(at.Y), uint16(sz.X), uint16(sz.Y))
+	xproto.FreeGC(o.conn, gc)
+}
+
+// upload puts a grey label image into a new server-side pixmap, in strips that respect the
+// server's maximum request size.
+func (o *x11Overlay) upload(w *maskWin, img *image.Gray) error {
+	sz := img.Bounds().Size()
+	pm, err := xproto.NewPixmapId(o.conn)
+	if err != nil {
+		return fmt.Errorf("allocate pixmap id: %w", err)
+	}
+	if err := xproto.CreatePixmapChecked(o.conn, o.depth, pm, xproto.Drawable(w.id), uint16(sz.X), uint16(sz.Y)).Check(); err != nil {
+		return fmt.Errorf("create pixmap: %w", err)
+	}
+	gc, err := xproto.NewGcontextId(o.conn)
+	if err != nil {
+		xproto.FreePixmap(o.conn, pm)
+		return fmt.Errorf("allocate gc id: %w", err)
+	}
+	xproto.CreateGC(o.conn, gc, xproto.Drawable(pm), 0, nil)
+	defer xproto.FreeGC(o.conn, gc)
+	maxBytes := int(xproto.Setup(o.conn).MaximumRequestLength)*4 - 64
+	rows := max(1, maxBytes/(4*sz.X))
+	for y0 := 0; y0 < sz.Y; y0 += rows {
+		y1 := min(sz.Y, y0+rows)
+		buf := make([]byte, 0, 4*sz.X*(y1-y0))
+		for y := y0; y < y1; y++ {
+			for x := 0; x < sz.X; x++ {
+				v := img.GrayAt(x, y).Y
+				buf = append(buf, v, v, v, 0)
+			}
+		}
+		xproto.PutImage(o.conn, xproto.ImageFormatZPixmap, xproto.Drawable(pm), gc,
+			uint16(sz.X), uint16(y1-y0), 0, int16(y0), 0, o.depth, buf)
+	}
+	w.pixmap = pm
+	return nil
+}
+
+func (o *x11Overlay) Close() error {
+	err := ErrClosed
+	o.closeOnce.Do(func() {
+		err = nil
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
+		for _, w := range o.wins {
+			xproto.DestroyWindow(o.conn, w.id)
+		}
+		o.conn.Sync()
+		o.conn.Close()
+		<-o.loopDone
+	})
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
