@@ -110,6 +110,9 @@ const (
 	WDA_MONITOR = 0x1
 
 	NOTIFY_FOR_ALL_SESSIONS = 1
+	WTSWinStationName       = 6
+	WTSUserName             = 5
+	WTSDomainName           = 7
 	NOTIFY_FOR_THIS_SESSION = 0
 
 	// WM_WTSSESSION_CHANGE wParam values.
@@ -311,6 +314,7 @@ type BITMAPINFOHEADER struct {
 //sys	KillTimer(hwnd windows.HWND, id uintptr) (err error) = user32.KillTimer
 
 //sys	WTSRegisterSessionNotification(hwnd windows.HWND, flags uint32) (err error) = wtsapi32.WTSRegisterSessionNotification
+//sys	WTSQuerySessionInformation(server windows.Handle, session uint32, class uint32, buf **uint16, n *uint32) (err error) = wtsapi32.WTSQuerySessionInformationW
 //sys	WTSUnRegisterSessionNotification(hwnd windows.HWND) (err error) = wtsapi32.WTSUnRegisterSessionNotification
 
 //sys	GlobalLock(h windows.Handle) (ptr uintptr, err error) = kernel32.GlobalLock

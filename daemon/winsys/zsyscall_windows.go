@@ -116,6 +116,7 @@ var (
 	procUnregisterClassW                 = moduser32.NewProc("UnregisterClassW")
 	procUpdateWindow                     = moduser32.NewProc("UpdateWindow")
 	procVkKeyScanExW                     = moduser32.NewProc("VkKeyScanExW")
+	procWTSQuerySessionInformationW      = modwtsapi32.NewProc("WTSQuerySessionInformationW")
 	procWTSRegisterSessionNotification   = modwtsapi32.NewProc("WTSRegisterSessionNotification")
 	procWTSUnRegisterSessionNotification = modwtsapi32.NewProc("WTSUnRegisterSessionNotification")
 )
@@ -649,6 +650,14 @@ func UpdateWindow(hwnd windows.HWND) (err error) {
 func VkKeyScanEx(ch uint16, hkl windows.Handle) (ret int16) {
 	r0, _, _ := syscall.SyscallN(procVkKeyScanExW.Addr(), uintptr(ch), uintptr(hkl))
 	ret = int16(r0)
+	return
+}
+
+func WTSQuerySessionInformation(server windows.Handle, session uint32, class uint32, buf **uint16, n *uint32) (err error) {
+	r1, _, e1 := syscall.SyscallN(procWTSQuerySessionInformationW.Addr(), uintptr(server), uintptr(session), uintptr(class), uintptr(unsafe.Pointer(buf)), uintptr(unsafe.Pointer(n)))
+	if uint32(r1) == 0 {
+		err = errnoErr(e1)
+	}
 	return
 }
 
