@@ -34,6 +34,16 @@ var settable = []string{
 	"cxone.tenant_id", "cxone.discovery_url", "cxone.access_key_id", "agents.mapping",
 }
 
+// msiProperties maps the MSI's public properties to config keys; CLIENT_SECRET and
+// CLIENT_SECRET_FILE go to the credential store instead.
+var msiProperties = map[string]string{
+	"CXONE_BACKEND": "cxone.backend",
+	"CXONE_ORG":     "cxone.org",
+	"CXONE_TENANT":  "cxone.tenant_id",
+	"CLIENT_ID":     "cxone.client_id",
+	"AGENT_MAPPING": "agents.mapping",
+}
+
 type setting struct{ table, key, value string }
 
 type settingsFlag []setting
@@ -64,13 +74,40 @@ func runConfigure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	skipEmpty := fset.Bool("skip-empty", false, "ignore --set with an empty value (MSI properties not given)")
 	secretArg := fset.String("client-secret-arg", "", "store this client secret through 'pcipause credential set' (the MSI's CLIENT_SECRET; "+
 		"a secret on a command line is visible to local administrators while it runs: prefer 'credential set')")
+	secretFile := fset.String("client-secret-file", "", "store the client secret read from this file through 'pcipause credential set --from-file'")
 	serviceSettings := fset.Bool("service-settings", false, "Windows: also set delayed automatic start and restart-on-failure on the installed service")
+	msi := fset.Bool("msi", false, "the MSI's custom action: arguments are PROPERTY=value; implies --init-from the example beside the config, --skip-empty, --service-settings")
 	var sets settingsFlag
 	fset.Var(&sets, "set", "key=value to write (repeatable)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
-	if fset.NArg() > 0 {
+	if *msi {
+		// The custom action passes PROPERTY=value: short enough for the 255 characters of its
+		// command line column, and the mapping lives here, next to the keys it writes.
+		for _, a := range fset.Args() {
+			prop, val, ok := strings.Cut(a, "=")
+			switch {
+			case !ok:
+				return fmt.Errorf("configure: msi argument %q is not PROPERTY=value", a)
+			case prop == "CLIENT_SECRET":
+				*secretArg = val
+			case prop == "CLIENT_SECRET_FILE":
+				*secretFile = val
+			case msiProperties[prop] != "":
+				if err := sets.Set(msiProperties[prop] + "=" + val); err != nil {
+					return fmt.Errorf("configure: %s: %w", prop, err)
+				}
+			default:
+				return fmt.Errorf("configure: unknown msi property %q", prop)
+			}
+		}
+		*skipEmpty, *serviceSettings = true, true
+		if *initFrom == "" {
+			*initFrom = filepath.Join(filepath.Dir(*cfgPath), "pcipause.example.toml")
+		}
+	}
+	if !*msi && fset.NArg() > 0 {
 		return fmt.Errorf("configure: unexpected argument %q", fset.Arg(0))
 	}
 	if *skipEmpty {
@@ -92,8 +129,11 @@ func runConfigure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "configure: wrote %s (%d keys set)\n", *cfgPath, len(sets))
 
-	if *secretArg != "" {
-		if err := storeSecret(ctx, *cfgPath, *secretArg, stdout, stderr); err != nil {
+	if *secretArg != "" && *secretFile != "" {
+		return errors.New("configure: give the client secret once: --client-secret-arg or --client-secret-file")
+	}
+	if *secretArg != "" || *secretFile != "" {
+		if err := storeSecret(ctx, *cfgPath, *secretArg, *secretFile, stdout, stderr); err != nil {
 			return fmt.Errorf("configure: %w", err)
 		}
 	}
@@ -267,15 +307,21 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-// storeSecret hands the secret to `pcipause credential set` on its standard input, so the one
-// place that stores credentials stays the credential command.
-func storeSecret(ctx context.Context, cfgPath, secret string, stdout, stderr io.Writer) error {
+// storeSecret hands the secret to `pcipause credential set` on its standard input (or names the
+// file), so the one place that stores credentials stays the credential command.
+func storeSecret(ctx context.Context, cfgPath, secret, file string, stdout, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("store client secret: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, exe, "credential", "set", "--config", cfgPath)
-	cmd.Stdin = bytes.NewBufferString(secret + "\n")
+	args := []string{"credential", "set", "--config", cfgPath}
+	if file != "" {
+		args = append(args, "--from-file", file)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	if file == "" {
+		cmd.Stdin = bytes.NewBufferString(secret + "\n")
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("store client secret: pcipause credential set: %w", err)

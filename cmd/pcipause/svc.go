@@ -35,7 +35,8 @@ var serverRun = func(ctx context.Context, configPath string, log *slog.Logger) e
 }
 
 func cliLogger(stderr io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", "cli")
+	// No component attribute: each package the CLI drives adds its own.
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) error {

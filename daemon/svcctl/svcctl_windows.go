@@ -76,22 +76,36 @@ func (c *Controller) applyRecovery(context.Context) error {
 		return err
 	}
 	defer s.Close()
-	cfg, err := s.Config()
-	if err != nil {
-		return err
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"delayed automatic start", func() error {
+			cfg, err := s.Config()
+			if err != nil {
+				return err
+			}
+			if cfg.DelayedAutoStart {
+				return nil
+			}
+			cfg.DelayedAutoStart = true
+			return s.UpdateConfig(cfg)
+		}},
+		{"restart on failure", func() error { return s.SetRecoveryActions(recovery, 86400) }},
+		// A clean exit with an error code (the runtime failed) counts as a failure too.
+		{"restart on non-crash failure", func() error { return s.SetRecoveryActionsOnNonCrashFailures(true) }},
 	}
-	if !cfg.DelayedAutoStart {
-		cfg.DelayedAutoStart = true
-		if err := s.UpdateConfig(cfg); err != nil {
-			return fmt.Errorf("delayed start: %w", err)
+	for _, st := range steps {
+		err := st.do()
+		// Wine's service manager lacks some ChangeServiceConfig2 levels; Windows has them all
+		// since Vista. Not fatal: the service still runs, it only is not restarted.
+		if errors.Is(err, windows.ERROR_INVALID_LEVEL) || errors.Is(err, windows.ERROR_CALL_NOT_IMPLEMENTED) {
+			c.log.Warn("service manager cannot set this; skipped", "setting", st.what, "err", err)
+			continue
 		}
-	}
-	if err := s.SetRecoveryActions(recovery, 86400); err != nil {
-		return fmt.Errorf("recovery actions: %w", err)
-	}
-	// A clean exit with an error code (fn failed) counts as a failure too.
-	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
-		return fmt.Errorf("recovery on non-crash failures: %w", err)
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.what, err)
+		}
 	}
 	return nil
 }
