@@ -57,7 +57,18 @@ func TestPlatformStartWaitAdopt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A copy under a distinct name, so existing() matches only what this test started.
-	helper := filepath.Join(t.TempDir(), "pcipause-session-test.exe")
+	// Not t.TempDir: Wine refuses to delete an executable that has just run ("Invalid
+	// function"), which would fail the test in its cleanup; removal is best effort here.
+	dir, err := os.MkdirTemp("", "supervise")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Logf("leaving %s: %v", dir, err)
+		}
+	})
+	helper := filepath.Join(dir, "pcipause-session-test.exe")
 	b, err := os.ReadFile(exe)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +109,9 @@ func TestPlatformStartWaitAdopt(t *testing.T) {
 	found, err := winPlatform{}.existing(helper)
 	if err != nil {
 		t.Fatalf("existing: %v", err)
+	}
+	for _, q := range found {
+		windows.CloseHandle(q.(*winProcess).h)
 	}
 	if q, ok := found[list[0].ID]; !ok || q.PID() != p.PID() {
 		t.Fatalf("existing = %v, want pid %d in session %d", found, p.PID(), list[0].ID)
