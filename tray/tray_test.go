@@ -291,3 +291,23 @@ func TestDiagnosticsText(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSet is the cost the masking path pays to update the tray.
+func BenchmarkSet(b *testing.B) {
+	tr := New(nil, nil)
+	s := Status{State: PCIActive, Since: time.Now(), LastPauseReason: "PCI_DATA_DETECTED", Version: "1.0.0"}
+	b.ReportAllocs()
+	for b.Loop() {
+		tr.Set(s)
+	}
+}
+
+// BenchmarkRender is the tray loop's per-update text work (off the masking path).
+func BenchmarkRender(b *testing.B) {
+	s := Status{State: Degraded, Since: time.Now(), LastPauseReason: "PCI_DATA_DETECTED", Detail: "service unreachable", Version: "1.0.0"}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		render(s, now)
+	}
+}
