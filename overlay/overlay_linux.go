@@ -342,7 +342,7 @@ func (o *x11Overlay) checkPiece(r image.Rectangle, lbl *image.Gray) error {
 	return nil
 }
 
-func near(a, b uint8) bool { return a+8 >= b && b+8 >= a }
+func near(a, b uint8) bool { return int(a)+8 >= int(b) && int(b)+8 >= int(a) }
 
 // loop is the overlay's event goroutine: it keeps the mask on top, draws labels on Expose and
 // follows monitor changes. It ends when the connection closes.

@@ -1,0 +1,96 @@
+package overlay
+
+import (
+	"image"
+	"testing"
+)
+
+func TestPieces(t *testing.T) {
+	screen := image.Rect(0, 0, 1600, 600)
+	left, right := image.Rect(0, 0, 800, 600), image.Rect(800, 0, 1600, 600)
+	tests := []struct {
+		name     string
+		r        image.Rectangle
+		monitors []image.Rectangle
+		windows  int
+		want     []image.Rectangle
+	}{
+		{"no randr: clipped to screen", image.Rect(-10, 500, 100, 700), nil, 2, []image.Rectangle{image.Rect(0, 500, 100, 600)}},
+		{"off screen", image.Rect(2000, 0, 2100, 10), nil, 2, nil},
+		{"one monitor", image.Rect(10, 10, 110, 50), []image.Rectangle{left, right}, 2, []image.Rectangle{image.Rect(10, 10, 110, 50)}},
+		{"clipped to its monitor", image.Rect(700, 590, 780, 650), []image.Rectangle{left, right}, 2, []image.Rectangle{image.Rect(700, 590, 780, 600)}},
+		{"straddles two monitors", image.Rect(700, 10, 900, 50), []image.Rectangle{left, right}, 2,
+			[]image.Rectangle{image.Rect(700, 10, 800, 50), image.Rect(800, 10, 900, 50)}},
+		{"more monitors than windows", image.Rect(700, 10, 900, 50), []image.Rectangle{left, right}, 1,
+			[]image.Rectangle{image.Rect(700, 10, 900, 50)}},
+		{"cloned monitors overlap", image.Rect(10, 10, 50, 50), []image.Rectangle{left, left}, 2,
+			[]image.Rectangle{image.Rect(10, 10, 50, 50)}},
+		{"non-canonical rectangle", image.Rectangle{Min: image.Pt(110, 50), Max: image.Pt(10, 10)}, []image.Rectangle{left}, 2,
+			[]image.Rectangle{image.Rect(10, 10, 110, 50)}},
+		{"empty", image.Rectangle{}, []image.Rectangle{left}, 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := pieces(tt.r, screen, tt.monitors, tt.windows)
+			if len(got) != len(tt.want) {
+				t.Fatalf("pieces(%v) = %v, want %v", tt.r, got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("pieces(%v) = %v, want %v", tt.r, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderLabelFits(t *testing.T) {
+	lf, err := newLabelFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const label = "Hidden from recording · 16 digits · checksum OK"
+	tests := []struct {
+		name    string
+		w, h    int
+		wantNil bool
+	}{
+		{"wide field", 700, 48, false},
+		{"narrow field shrinks text", 260, 48, false},
+		{"tall field caps size", 900, 400, false},
+		{"too small for text", 40, 8, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img, err := lf.render(label, tt.w, tt.h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantNil {
+				if img != nil {
+					t.Fatalf("render into %dx%d gave %v, want no label", tt.w, tt.h, img.Bounds())
+				}
+				return
+			}
+			if img == nil {
+				t.Fatalf("render into %dx%d gave no label", tt.w, tt.h)
+			}
+			b := img.Bounds()
+			if b.Dx() > tt.w || b.Dy() > tt.h {
+				t.Fatalf("label %v does not fit %dx%d", b, tt.w, tt.h)
+			}
+			if b.Dy() > 60 {
+				t.Fatalf("label %d px tall, want capped", b.Dy())
+			}
+			lit := 0
+			for _, v := range img.Pix {
+				if v > 128 {
+					lit++
+				}
+			}
+			if lit < 100 {
+				t.Fatalf("label has only %d lit pixels", lit)
+			}
+		})
+	}
+}
