@@ -249,26 +249,46 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes and validates a TOML document over the defaults.
 func Parse(doc []byte) (*Config, error) {
+	c, lines, err := decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(lines); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadUnvalidated reads and strictly decodes the file (unknown keys and wrong types are still
+// errors) without the checks between settings, for tools that need a few settings from a
+// config that is not finished yet, such as `pcipause credential set` during installation.
+func LoadUnvalidated(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, _, err := decode(b)
+	return c, err
+}
+
+func decode(doc []byte) (*Config, map[string]int, error) {
 	c := Default()
 	// Maps and slices decode into the defaults' values; start them empty so the file's
 	// content is the whole content.
 	c.Agents.Users = nil
 	dec := toml.NewDecoder(bytes.NewReader(doc)).DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
-		return nil, decodeError(err)
+		return nil, nil, decodeError(err)
 	}
 	if c.Agents.Users == nil {
 		c.Agents.Users = map[string]string{}
 	}
 	lines, err := keyLines(doc)
 	if err != nil {
-		return nil, err // the decoder accepted it, so this does not happen; still not a panic
+		return nil, nil, err // the decoder accepted it, so this does not happen; still not a panic
 	}
 	c.applyDerivedDefaults()
-	if err := c.validate(lines); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, lines, nil
 }
 
 // Validate checks a Config built in code (e.g. Default plus settings). Errors name the key.
