@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/windows"
 
 	"pcipause/daemon/winsys"
+	"pcipause/hooks/card"
 )
 
 // The Windows source runs everything on one locked OS thread with a message loop:
@@ -27,8 +28,8 @@ import (
 //   - A timer that re-reads GetForegroundWindow, because some desktops (Wine) never send
 //     EVENT_SYSTEM_FOREGROUND.
 //   - A message-only window registered with AddClipboardFormatListener: each clipboard change
-//     is classified in place (the text is read from the clipboard's own memory, never copied)
-//     and only the bool leaves.
+//     is classified (card.ContainsPAN) from the clipboard's own memory through a reused buffer
+//     that is wiped at once; only the bool leaves.
 //
 // The focused control's rectangle comes from GetGUIThreadInfo; UI Automation (accessible name,
 // automation id) is not implemented, so Field.Label and Field.AutomationID stay empty and field
@@ -71,7 +72,8 @@ type pump struct {
 	watched   [watchedWindows]Window
 	nextWatch int
 
-	stats hookStats
+	clipBuf []byte // ASCII copy of the clipboard text while it is classified; wiped after
+	stats   hookStats
 }
 
 // modState tracks modifiers from the hook's own key stream: inside WH_KEYBOARD_LL,
@@ -482,7 +484,10 @@ func (p *pump) readClipboard() {
 				// ptr is memory the clipboard owns, not Go memory: reinterpret it without the
 				// uintptr→Pointer conversion vet rightly distrusts for Go objects.
 				text := *(**uint16)(unsafe.Pointer(&ptr))
-				holds = textHoldsPAN(unsafe.Slice(text, n))
+				if p.clipBuf == nil {
+					p.clipBuf = make([]byte, clipboardMaxChars)
+				}
+				holds = textHoldsPAN(p.clipBuf, unsafe.Slice(text, n))
 				_ = winsys.GlobalUnlock(h)
 			}
 		}
@@ -491,88 +496,25 @@ func (p *pump) readClipboard() {
 	p.sink.Clipboard(holds)
 }
 
-// textHoldsPAN reports whether UTF-16 text (up to a NUL) holds a Luhn-valid 13-19 digit card
-// number of a known brand, single spaces or dashes allowed between digits — the rule of
-// detect.ContainsPAN, which cannot be called from here because package detect imports hooks.
-// It works on a fixed stack buffer that it wipes, so no digit outlives the call.
-func textHoldsPAN(text []uint16) bool {
-	var run [64]byte
-	n, sep, found := 0, false, false
-	flush := func() {
-		for start := 0; start+13 <= n && !found; start++ {
-			for l := 13; l <= 19 && start+l <= n; l++ {
-				if d := run[start : start+l]; knownBrand(d) && luhnValid(d) {
-					found = true
-					break
-				}
-			}
-		}
-		n = 0
-	}
+// textHoldsPAN reports whether UTF-16 text (up to a NUL) holds a card number, by
+// card.ContainsPAN over an ASCII narrowing of it in buf (non-ASCII becomes a character that
+// ends a digit run). buf is wiped before returning, so no digit outlives the call.
+func textHoldsPAN(buf []byte, text []uint16) bool {
+	n := 0
 	for _, c := range text {
-		if c == 0 || found {
+		if c == 0 || n == len(buf) {
 			break
 		}
-		switch {
-		case c >= '0' && c <= '9':
-			if n < len(run) {
-				run[n] = byte(c - '0')
-				n++
-			}
-			sep = false
-		case (c == ' ' || c == '-') && n > 0 && !sep:
-			sep = true
-		default:
-			flush()
-			sep = false
+		if c < 0x80 {
+			buf[n] = byte(c)
+		} else {
+			buf[n] = '?'
 		}
+		n++
 	}
-	flush()
-	clear(run[:])
+	found := card.ContainsPAN(buf[:n])
+	clear(buf[:n])
 	return found
-}
-
-// knownBrand reports whether digit values d have the IIN prefix and length of a card scheme
-// (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay), as detect's brand table does.
-func knownBrand(d []byte) bool {
-	n := len(d)
-	pre := func(k int) int {
-		v := 0
-		for _, x := range d[:k] {
-			v = v*10 + int(x)
-		}
-		return v
-	}
-	p1, p2, p3, p4, p6 := pre(1), pre(2), pre(3), pre(4), pre(6)
-	switch {
-	case p1 == 4:
-		return n == 13 || n == 16 || n == 19
-	case p2 >= 51 && p2 <= 55 || p4 >= 2221 && p4 <= 2720:
-		return n == 16
-	case p2 == 34 || p2 == 37:
-		return n == 15
-	case p4 == 6011 || p3 >= 644 && p3 <= 649 || p2 == 65 || p6 >= 622126 && p6 <= 622925,
-		p4 >= 3528 && p4 <= 3589, p2 == 62:
-		return n >= 16
-	case p3 >= 300 && p3 <= 305 || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39:
-		return n >= 14
-	}
-	return false
-}
-
-func luhnValid(d []byte) bool {
-	sum, double := 0, false
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i])
-		if double {
-			if v *= 2; v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-		double = !double
-	}
-	return sum%10 == 0
 }
 
 // hookStats is a histogram of the time spent in the keyboard hook (microsecond buckets, powers

@@ -120,10 +120,13 @@ func TestTextHoldsPAN(t *testing.T) {
 		{"00000000000000000000", false},
 		{"x4111111111111111y", true},
 		{strings.Repeat("9", 40) + " 4111111111111111", true},
+		{"４１１１ 4111111111111111", true},                        // full-width digits end a run
+		{"4111\u00a01111 1111 1111", false},                    // a no-break space is not a separator
+		{strings.Repeat("x", 200) + "4111111111111111", false}, // beyond the buffer: not seen
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("len%d", len(tt.text)), func(t *testing.T) {
-			if got := textHoldsPAN(utf16(tt.text)); got != tt.want {
+			if got := textHoldsPAN(make([]byte, 128), utf16(tt.text)); got != tt.want {
 				t.Fatalf("textHoldsPAN(case %d chars) = %v, want %v", len(tt.text), got, tt.want)
 			}
 		})
@@ -135,7 +138,13 @@ func FuzzTextHoldsPAN(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		textHoldsPAN(utf16(s)) // must not panic on any text
+		buf := make([]byte, 32)
+		textHoldsPAN(buf, utf16(s)) // must not panic on any text, even longer than buf
+		for _, b := range buf {
+			if b != 0 {
+				t.Fatal("buffer not wiped")
+			}
+		}
 	})
 }
 
