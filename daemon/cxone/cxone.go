@@ -82,7 +82,9 @@ type Backend interface {
 	// Get reads one target's state. A 404 is returned as State{Status: StatusEnded} with
 	// an error wrapping ErrNotFound.
 	Get(ctx context.Context, t Target) (State, error)
-	// Pause asks the back end to stop capturing the target.
+	// Pause asks the back end to stop capturing the target. cxone-mask answers 202 while the
+	// mask is still being applied and 425 while an earlier change is: both wrap ErrPending, and
+	// the caller reads the target with Get until it is no longer Pending.
 	Pause(ctx context.Context, t Target, r PauseRequest) error
 	// Resume asks the back end to capture the target again.
 	Resume(ctx context.Context, t Target, r ResumeRequest) error

@@ -51,7 +51,7 @@ type Options struct {
 	Addr          string        // listen address; default 127.0.0.1:0
 	TLS           bool          // serve HTTPS with a fresh self-signed certificate
 	TenantID      string        // default "sim-tenant"
-	TokenLifetime time.Duration // default 1h
+	TokenLifetime time.Duration // default 1h; <0 issues tokens already expired (tests)
 	PurgeAfter    time.Duration // ended recordings answer 404 after this; default 5m, <0 at once
 	MaskDelay     time.Duration // cxone-mask: a mask/unmask stays "processing" this long (202, 425)
 	RateLimit     float64       // org-wide API calls per second; default 50; <0 unlimited
@@ -250,6 +250,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("cxonesim listen: %w", err)
 	}
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
 	scheme := "http"
 	if s.opts.TLS {
