@@ -3,6 +3,7 @@
 # cannot express with msibuild.
 #   - SecureCustomProperties: the public properties must be secure to reach the elevated
 #     (server-side) part of a managed install.
+#   - HideTarget on the configure custom action (below).
 #   - RemoveExistingProducts right after InstallValidate: a major upgrade removes the old
 #     product (its service, files and Run value) before installing the new one, so no component
 #     reference counting between the two can keep a stale service registration. The config,
@@ -18,11 +19,19 @@ for f in "$bindir/pcipause.exe" "$bindir/pcipause-session.exe" "$example"; do
 done
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "build-msi: version $version is not N.N.N" >&2; exit 1; }
 
+# wixl resolves File/@Source against the working directory and refuses absolute paths: stage
+# the inputs and build there.
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+cp "$bindir/pcipause.exe" "$bindir/pcipause-session.exe" "$stage/"
+cp "$example" "$stage/pcipause.example.toml"
+cp "$here/pcipause.wxs" "$stage/"
+
 public="CXONE_BACKEND;CXONE_ORG;CXONE_TENANT;CLIENT_ID;AGENT_MAPPING;CLIENT_SECRET;CLIENT_SECRET_FILE"
 mkdir -p "$(dirname "$out")"
-tmp=$out.tmp
+tmp=$(cd "$(dirname "$out")" && pwd)/$(basename "$out").tmp
 rm -f "$tmp"
-wixl -a x64 -D Version="$version" -D BinDir="$bindir" -D ExampleConfig="$example" -o "$tmp" "$here/pcipause.wxs"
+(cd "$stage" && wixl -a x64 -D Version="$version" -D BinDir=. -D ExampleConfig=pcipause.example.toml -o "$tmp" pcipause.wxs)
 
 secure=$(msiinfo export "$tmp" Property | awk -F'\t' '$1=="SecureCustomProperties"{print $2}')
 if [[ -n $secure ]]; then
@@ -30,6 +39,11 @@ if [[ -n $secure ]]; then
 else
 	msibuild "$tmp" -q "INSERT INTO \`Property\` (\`Property\`, \`Value\`) VALUES ('SecureCustomProperties', '$public')"
 fi
+# HideTarget (0x2000), which wixl drops: Windows Installer then logs neither the custom action's
+# command line nor its data, so CLIENT_SECRET stays out of verbose logs.
+type=$(msiinfo export "$tmp" CustomAction | awk -F'\t' '$1=="ConfigurePcipause"{print $2}')
+[[ -n $type ]] || { echo "build-msi: no ConfigurePcipause custom action" >&2; exit 1; }
+msibuild "$tmp" -q "UPDATE \`CustomAction\` SET \`Type\` = $((type | 0x2000)) WHERE \`Action\` = 'ConfigurePcipause'"
 msibuild "$tmp" -q "UPDATE \`InstallExecuteSequence\` SET \`Sequence\` = 1401 WHERE \`Action\` = 'RemoveExistingProducts'"
 mv -f "$tmp" "$out"
 echo "build-msi: wrote $out"
