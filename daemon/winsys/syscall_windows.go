@@ -322,6 +322,8 @@ type BITMAPINFOHEADER struct {
 //sys	GlobalAlloc(flags uint32, size uintptr) (h windows.Handle, err error) = kernel32.GlobalAlloc
 //sys	GlobalSize(h windows.Handle) (size uintptr, err error) = kernel32.GlobalSize
 //sys	GetCurrentThreadId() (tid uint32) = kernel32.GetCurrentThreadId
+//sys	GetNamedPipeClientSessionId(pipe windows.Handle, session *uint32) (err error) = kernel32.GetNamedPipeClientSessionId
+//sys	GetNamedPipeServerSessionId(pipe windows.Handle, session *uint32) (err error) = kernel32.GetNamedPipeServerSessionId
 //sys	GetModuleHandle(name *uint16) (mod windows.Handle, err error) = kernel32.GetModuleHandleW
 
 //sys	CreateSolidBrush(color uint32) (brush windows.Handle) = gdi32.CreateSolidBrush

@@ -56,6 +56,8 @@ var (
 	procSetTextColor                     = modgdi32.NewProc("SetTextColor")
 	procGetCurrentThreadId               = modkernel32.NewProc("GetCurrentThreadId")
 	procGetModuleHandleW                 = modkernel32.NewProc("GetModuleHandleW")
+	procGetNamedPipeClientSessionId      = modkernel32.NewProc("GetNamedPipeClientSessionId")
+	procGetNamedPipeServerSessionId      = modkernel32.NewProc("GetNamedPipeServerSessionId")
 	procGlobalAlloc                      = modkernel32.NewProc("GlobalAlloc")
 	procGlobalLock                       = modkernel32.NewProc("GlobalLock")
 	procGlobalSize                       = modkernel32.NewProc("GlobalSize")
@@ -205,6 +207,22 @@ func GetModuleHandle(name *uint16) (mod windows.Handle, err error) {
 	r0, _, e1 := syscall.SyscallN(procGetModuleHandleW.Addr(), uintptr(unsafe.Pointer(name)))
 	mod = windows.Handle(r0)
 	if mod == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
+func GetNamedPipeClientSessionId(pipe windows.Handle, session *uint32) (err error) {
+	r1, _, e1 := syscall.SyscallN(procGetNamedPipeClientSessionId.Addr(), uintptr(pipe), uintptr(unsafe.Pointer(session)))
+	if uint32(r1) == 0 {
+		err = errnoErr(e1)
+	}
+	return
+}
+
+func GetNamedPipeServerSessionId(pipe windows.Handle, session *uint32) (err error) {
+	r1, _, e1 := syscall.SyscallN(procGetNamedPipeServerSessionId.Addr(), uintptr(pipe), uintptr(unsafe.Pointer(session)))
+	if uint32(r1) == 0 {
 		err = errnoErr(e1)
 	}
 	return
