@@ -3,10 +3,422 @@
 package hooks
 
 import (
+	"context"
 	"errors"
+	"image"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+
+	"pcipause/hooks/card"
+	"pcipause/hooks/x11"
 )
 
-func newSource(Options, *slog.Logger) (Source, error) {
-	return nil, errors.New("hooks: the x11 source is not wired yet")
+func newSource(opts Options, log *slog.Logger) (Source, error) {
+	return &x11Source{opts: opts, log: log}, nil
+}
+
+// x11Source reads XInput2 raw key events (every client's keys, whoever has the focus),
+// follows _NET_ACTIVE_WINDOW and the active window's geometry, and classifies the CLIPBOARD
+// and PRIMARY selections when their owner changes.
+type x11Source struct {
+	opts Options
+	log  *slog.Logger
+}
+
+var _ Source = (*x11Source)(nil)
+
+// x11State is one Run's connection and bookkeeping; only Run's goroutine touches it.
+type x11State struct {
+	c     *x11.Conn
+	atoms x11.Atoms
+	km    *x11.Keymap
+	sink  Sink
+	log   *slog.Logger
+
+	pressed      [256]bool
+	shift, ctrl  int
+	alt          int
+	numLock      bool
+	active       xproto.Window
+	windows      map[xproto.Window]Window        // client windows reported by Focus
+	frames       map[xproto.Window]xproto.Window // frame or client -> client
+	clipPAN      bool
+	primaryPAN   bool
+	lastClipSent bool
+	clipSent     bool
+}
+
+// Run implements Source. X11 has no thread affinity, so unlike the Windows hook this loop
+// needs no locked OS thread.
+func (s *x11Source) Run(ctx context.Context, started chan<- error, sink Sink) error {
+	st, err := s.setup(ctx, sink)
+	if err != nil {
+		started <- err
+		return err
+	}
+	c := st.c
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+
+	events := make(chan xgb.Event, 64)
+	readerDone := make(chan struct{})
+	go func() { // owned by Run: ends when the connection closes, which Run's defers ensure
+		defer close(readerDone)
+		for {
+			ev, xerr := c.X.WaitForEvent()
+			if ev == nil && xerr == nil {
+				return
+			}
+			if xerr != nil {
+				// Errors of unchecked requests (a window gone between two calls): harmless.
+				st.log.Debug("x11 request error", "err", xerr.Error())
+				continue
+			}
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() { c.Close(); <-readerDone }()
+
+	if active, err := c.ActiveWindow(st.atoms); err == nil && active != 0 {
+		st.focus(active)
+	}
+	started <- nil
+	s.log.Info("x11 hooks running", "display", s.opts.Display, "clipboard", !s.opts.NoClipboard)
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-readerDone:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return errors.New("hooks: x11 connection closed")
+		case ev := <-c.Raw():
+			st.raw(ev)
+		case ev := <-events:
+			st.event(ev)
+		case sel := <-c.Selections():
+			st.selectionOwner(sel)
+		}
+	}
+}
+
+func (s *x11Source) setup(ctx context.Context, sink Sink) (*x11State, error) {
+	c, err := x11.Dial(ctx, s.opts.Display, s.opts.XAuthority)
+	if err != nil {
+		return nil, err
+	}
+	st := &x11State{c: c, sink: sink, log: s.log, windows: map[xproto.Window]Window{}, frames: map[xproto.Window]xproto.Window{}}
+	fail := func(err error) (*x11State, error) { c.Close(); return nil, err }
+	if st.atoms, err = c.InternAtoms(); err != nil {
+		return fail(err)
+	}
+	if st.km, err = c.LoadKeymap(); err != nil {
+		return fail(err)
+	}
+	if err := c.Listen(c.Root, true); err != nil {
+		return fail(err)
+	}
+	if mask, err := c.Modifiers(); err == nil {
+		st.numLock = st.km.NumLockMask != 0 && mask&st.km.NumLockMask != 0
+	}
+	if !s.opts.NoClipboard {
+		if _, err := c.WatchSelections(st.atoms.Clipboard, st.atoms.Primary); err != nil {
+			return fail(err)
+		}
+		// Classify what the selections hold right now, not only after the next change.
+		c.RequestSelection(st.atoms.Clipboard, st.atoms.ClipboardProp, st.atoms)
+		c.RequestSelection(st.atoms.Primary, st.atoms.PrimaryProp, st.atoms)
+	}
+	return st, nil
+}
+
+// raw handles one XInput2 raw event: the hot path.
+func (st *x11State) raw(ev x11.RawEvent) {
+	switch ev.Type {
+	case x11.XIRawButtonPress:
+		switch ev.Detail {
+		case 2:
+			st.sink.Key(Key{Code: KeyPrimaryPaste, At: ev.At})
+		case 1, 3: // a click may move the caret or pick another field: the run is over
+			st.sink.Key(Key{Code: KeyOther, At: ev.At})
+		}
+		return
+	case x11.XIRawKeyPress, x11.XIRawKeyRelease:
+	default:
+		return
+	}
+	if ev.Detail > 255 {
+		return
+	}
+	code := byte(ev.Detail)
+	press := ev.Type == x11.XIRawKeyPress
+	base := st.km.Sym(code, 0)
+	if mod, ok := st.modifier(base, code, press); ok {
+		if press {
+			st.sink.Key(Key{Code: mod, At: ev.At})
+		}
+		return
+	}
+	if !press {
+		return
+	}
+	sym := st.km.Lookup(code, st.shift > 0, st.numLock)
+	kc, digit := classify(sym, st.shift > 0, st.ctrl > 0, st.alt > 0)
+	st.sink.Key(Key{Code: kc, Digit: digit, At: ev.At})
+}
+
+// modifier tracks Shift, Control, Alt and NumLock from raw presses and releases, since raw
+// events carry no modifier state.
+func (st *x11State) modifier(sym xproto.Keysym, code byte, press bool) (KeyCode, bool) {
+	var counter *int
+	switch sym {
+	case x11.KeysymShiftL, x11.KeysymShiftR:
+		counter = &st.shift
+	case x11.KeysymControlL, x11.KeysymControlR:
+		counter = &st.ctrl
+	case 0xffe9, 0xffea, 0xffe7, 0xffe8: // Alt_L, Alt_R, Meta_L, Meta_R
+		counter = &st.alt
+	case x11.KeysymNumLock:
+		if press && !st.pressed[code] {
+			st.numLock = !st.numLock
+		}
+		st.pressed[code] = press
+		return KeyModifier, true
+	default:
+		if sym >= 0xffe1 && sym <= 0xffee || sym >= 0xfe01 && sym <= 0xfe0f || sym == 0xff7e {
+			return KeyModifier, true // Caps/Shift Lock, Super, Hyper, ISO_Level3, Mode_switch
+		}
+		return 0, false
+	}
+	switch {
+	case press && !st.pressed[code]:
+		*counter++
+	case !press && st.pressed[code] && *counter > 0:
+		*counter--
+	}
+	st.pressed[code] = press
+	return KeyModifier, true
+}
+
+// classify maps a keysym and the modifiers held to a KeyCode.
+func classify(sym xproto.Keysym, shift, ctrl, alt bool) (KeyCode, byte) {
+	if ctrl {
+		switch sym {
+		case 'v', 'V':
+			return KeyPaste, 0
+		case 'a', 'A':
+			return KeySelectAll, 0
+		case 'u', 'U':
+			return KeyClearLine, 0
+		}
+		return KeyOther, 0
+	}
+	if alt {
+		return KeyOther, 0
+	}
+	switch {
+	case sym >= '0' && sym <= '9':
+		return KeyDigit, byte(sym)
+	case sym >= 0xffb0 && sym <= 0xffb9: // KP_0..KP_9
+		return KeyDigit, byte(sym-0xffb0) + '0'
+	}
+	switch sym {
+	case ' ', '-', 0xffad, 0xff80: // space, minus, KP_Subtract, KP_Space
+		return KeySeparator, 0
+	case 0xff08:
+		return KeyBackspace, 0
+	case 0xffff, 0xff9f: // Delete, KP_Delete
+		return KeyDelete, 0
+	case 0xff0d, 0xff8d: // Return, KP_Enter
+		return KeyEnter, 0
+	case 0xff09, 0xfe20: // Tab, ISO_Left_Tab
+		return KeyTab, 0
+	case 0xff1b:
+		return KeyEscape, 0
+	case 0xff63: // Insert
+		if shift {
+			return KeyPaste, 0
+		}
+	}
+	return KeyOther, 0
+}
+
+// event handles core X events: focus, geometry, keymap and selection answers.
+func (st *x11State) event(ev xgb.Event) {
+	switch e := ev.(type) {
+	case xproto.PropertyNotifyEvent:
+		if e.Window == st.c.Root && e.Atom == st.atoms.NetActiveWindow {
+			w, err := st.c.ActiveWindow(st.atoms)
+			if err != nil {
+				st.log.Warn("read active window", "err", err)
+				return
+			}
+			if w != 0 && w != st.active { // openbox briefly reports 0 on every switch
+				st.focus(w)
+			}
+		}
+	case xproto.ConfigureNotifyEvent:
+		st.geometry(e.Window)
+	case xproto.MapNotifyEvent:
+		st.geometry(e.Window)
+	case xproto.UnmapNotifyEvent:
+		st.gone(e.Window, false)
+	case xproto.DestroyNotifyEvent:
+		st.gone(e.Window, true)
+	case xproto.MappingNotifyEvent:
+		if km, err := st.c.LoadKeymap(); err == nil {
+			st.km = km
+		} else {
+			st.log.Warn("reload keyboard mapping", "err", err)
+		}
+	case xproto.SelectionNotifyEvent:
+		st.selectionAnswer(e)
+	}
+}
+
+func (st *x11State) focus(w xproto.Window) {
+	st.active = w
+	win := Window{ID: uint64(w)}
+	info, err := st.c.Info(w, st.atoms)
+	if err != nil {
+		st.log.Debug("window info", "window", uint32(w), "err", err)
+	}
+	win.PID, win.Class, win.Title = info.PID, info.Class, info.Title
+	win.Exe = exeName(info.PID)
+	if b, err := st.c.Bounds(w); err == nil {
+		win.Bounds = b
+	}
+	if _, seen := st.windows[w]; !seen {
+		if frame, err := st.c.Frame(w); err == nil {
+			st.frames[frame] = w
+			st.frames[w] = w
+			_ = st.c.Listen(w, false)
+			if frame != w {
+				_ = st.c.Listen(frame, false)
+			}
+		}
+	}
+	st.windows[w] = win
+	st.sink.Focus(Focus{Window: win})
+}
+
+func (st *x11State) geometry(w xproto.Window) {
+	client, ok := st.frames[w]
+	if !ok {
+		return
+	}
+	win := st.windows[client]
+	b, err := st.c.Bounds(client)
+	if err != nil {
+		return
+	}
+	if v, err := st.c.Viewable(client); err == nil && !v {
+		b = image.Rectangle{}
+	}
+	if b == win.Bounds {
+		return
+	}
+	win.Bounds = b
+	st.windows[client] = win
+	st.sink.Moved(win)
+}
+
+func (st *x11State) gone(w xproto.Window, destroyed bool) {
+	client, ok := st.frames[w]
+	if !ok {
+		return
+	}
+	win := st.windows[client]
+	if destroyed {
+		delete(st.frames, w)
+		if w == client {
+			delete(st.windows, client)
+			for f, c := range st.frames {
+				if c == client {
+					delete(st.frames, f)
+				}
+			}
+		}
+	}
+	if win.Bounds.Empty() {
+		return
+	}
+	win.Bounds = image.Rectangle{}
+	if !destroyed {
+		st.windows[client] = win
+	}
+	st.sink.Moved(win)
+}
+
+func (st *x11State) selectionOwner(ev x11.SelectionEvent) {
+	prop := st.atoms.ClipboardProp
+	if ev.Selection == st.atoms.Primary {
+		prop = st.atoms.PrimaryProp
+	}
+	if ev.Owner == 0 {
+		st.setSelection(ev.Selection, false)
+		return
+	}
+	st.c.RequestSelection(ev.Selection, prop, st.atoms)
+}
+
+func (st *x11State) selectionAnswer(e xproto.SelectionNotifyEvent) {
+	if e.Property == 0 { // the owner refused to convert (not text)
+		st.setSelection(e.Selection, false)
+		return
+	}
+	holds := false
+	if err := st.c.TakeSelection(e.Property, func(b []byte) { holds = card.ContainsPAN(b) }); err != nil {
+		st.log.Warn("read selection", "err", err)
+		return
+	}
+	st.setSelection(e.Selection, holds)
+}
+
+func (st *x11State) setSelection(sel xproto.Atom, holds bool) {
+	switch sel {
+	case st.atoms.Clipboard:
+		st.clipPAN = holds
+	case st.atoms.Primary:
+		st.primaryPAN = holds
+	default:
+		return
+	}
+	// One bool for both: a paste key inserts CLIPBOARD in most programs and PRIMARY in
+	// terminals (Shift+Insert) and on a middle click; masking on either is the safe side.
+	v := st.clipPAN || st.primaryPAN
+	if st.clipSent && v == st.lastClipSent {
+		return
+	}
+	st.clipSent, st.lastClipSent = true, v
+	st.sink.Clipboard(v)
+}
+
+// exeName is the executable's base name from /proc, or the process name when the link is
+// not readable (another user's process), or "".
+func exeName(pid int) string {
+	if pid <= 0 {
+		return ""
+	}
+	p := "/proc/" + strconv.Itoa(pid)
+	if target, err := os.Readlink(p + "/exe"); err == nil {
+		return filepath.Base(strings.TrimSuffix(target, " (deleted)"))
+	}
+	if b, err := os.ReadFile(p + "/comm"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
 }

@@ -73,6 +73,8 @@ func (f *framedConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	clear(req)
+	clear(f.cookie)
+	f.cookie = nil
 	return len(p), nil
 }
 
