@@ -172,6 +172,8 @@ type Server struct {
 	certPE []byte
 	tlsCfg *tls.Config
 
+	hookClient *http.Client // webhook deliveries; its idle connections close with the server
+
 	ctx    context.Context // cancelled by Close; stops webhook deliveries
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -237,6 +239,7 @@ func New(opts Options) *Server {
 		rng:          rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 	}
 	s.setLimiter(opts.RateLimit, opts.RateBurst)
+	s.hookClient = &http.Client{Timeout: 5 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mux = http.NewServeMux()
 	s.routes()
@@ -282,6 +285,7 @@ func (s *Server) Close() {
 		s.srv.Close()
 	}
 	s.wg.Wait()
+	s.hookClient.CloseIdleConnections()
 }
 
 // Handler is the simulator's HTTP handler, for callers that serve it themselves.

@@ -51,11 +51,12 @@ func Sign(secret []byte, ts time.Time, body []byte) (timestamp, signature string
 }
 
 func (s *Server) deliver(h webhookReg, recID string, body []byte) {
-	hc := &http.Client{Timeout: 5 * time.Second}
 	backoff := 100 * time.Millisecond
 	for attempt := 1; attempt <= webhookAttempts; attempt++ {
 		ts, sig := Sign(h.secret, s.now(), body)
-		req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, h.url, bytes.NewReader(body))
+		// An attempt in flight finishes (bounded by the client timeout) even when Close is
+		// called, so its outcome is recorded; Close only cuts the backoff between attempts.
+		req, err := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(body))
 		if err != nil {
 			s.record(Delivery{URL: h.url, RecordingID: recID, Err: "bad webhook URL", Time: s.now()})
 			return
@@ -63,7 +64,7 @@ func (s *Server) deliver(h webhookReg, recID string, body []byte) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(HeaderTimestamp, ts)
 		req.Header.Set(HeaderSignature, sig)
-		resp, err := hc.Do(req)
+		resp, err := s.hookClient.Do(req)
 		d := Delivery{URL: h.url, RecordingID: recID, Time: s.now()}
 		if err != nil {
 			d.Err = err.Error()
