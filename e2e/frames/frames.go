@@ -175,14 +175,12 @@ func analyze(ctx context.Context, input []string, stdin io.Reader, opts Options)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			l := sc.Text()
-			if m := showinfoRe.FindStringSubmatch(l); m != nil {
-				v, _ := strconv.ParseInt(m[2], 10, 64)
+			if v, ok := parsePTS(l); ok {
 				pts = append(pts, v)
 				continue
 			}
-			if m := timebaseRe.FindStringSubmatch(l); m != nil {
-				tbNum, _ = strconv.ParseInt(m[1], 10, 64)
-				tbDen, _ = strconv.ParseInt(m[2], 10, 64)
+			if n, d, ok := parseTimebase(l); ok {
+				tbNum, tbDen = n, d
 				continue
 			}
 			if len(tail) < 20 && !strings.Contains(l, "Parsed_showinfo") {
@@ -275,6 +273,30 @@ func analyze(ctx context.Context, input []string, stdin io.Reader, opts Options)
 		}
 	}
 	return &res, nil
+}
+
+// parsePTS reads the pts of a showinfo frame line.
+func parsePTS(line string) (int64, bool) {
+	m := showinfoRe.FindStringSubmatch(line)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(m[2], 10, 64)
+	return v, err == nil
+}
+
+// parseTimebase reads showinfo's input time base; it rejects a zero or absurd one.
+func parseTimebase(line string) (num, den int64, ok bool) {
+	m := timebaseRe.FindStringSubmatch(line)
+	if m == nil {
+		return 0, 0, false
+	}
+	n, err1 := strconv.ParseInt(m[1], 10, 64)
+	d, err2 := strconv.ParseInt(m[2], 10, 64)
+	if err1 != nil || err2 != nil || n <= 0 || d <= 0 || n > 1<<20 || d > 1<<32 {
+		return 0, 0, false
+	}
+	return n, d, true
 }
 
 func summarize(fs []Frame) Summary {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,6 +51,34 @@ type App struct {
 	// Field is the card field's screen rectangle where the app reports it (Tk); otherwise the
 	// window's rectangle, which contains the field.
 	Field image.Rectangle
+	// Rect is the window's client area on screen.
+	Rect image.Rectangle
+
+	cmd  *exec.Cmd
+	lens chan int // Tk only: the entry's length as it changes
+}
+
+// Close stops the application.
+func (a *App) Close() { stop(a.cmd) }
+
+// WaitFieldLen waits until the entry holds n characters (Tk only: the app reports its length,
+// never its content).
+func (a *App) WaitFieldLen(ctx context.Context, n int) error {
+	if a.lens == nil {
+		return fmt.Errorf("%s does not report its field length", a.Kind)
+	}
+	last := -1
+	for {
+		select {
+		case l := <-a.lens:
+			if l == n {
+				return nil
+			}
+			last = l
+		case <-ctx.Done():
+			return fmt.Errorf("field length %d, want %d: %w", last, n, ctx.Err())
+		}
+	}
 }
 
 // StartApp launches kind titled title, waits until its window is mapped and focused, and
@@ -79,17 +108,27 @@ func (e *Env) StartApp(ctx context.Context, kind AppKind, title string) (*App, e
 	}
 	cmd := e.Command(context.Background(), args[0], args[1:]...)
 	var fieldLine chan string
+	a := &App{Kind: kind, Title: title, cmd: cmd}
 	if kind == Tk {
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, fmt.Errorf("start tk: %w", err)
 		}
 		fieldLine = make(chan string, 1)
+		a.lens = make(chan int, 64)
+		// Owned by the app: ends when the process exits and closes its stdout.
 		go func() {
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "FIELD ") {
-					fieldLine <- sc.Text()
+				l := sc.Text()
+				var n int
+				if strings.HasPrefix(l, "FIELD ") {
+					fieldLine <- l
+				} else if _, err := fmt.Sscanf(l, "LEN %d", &n); err == nil {
+					select {
+					case a.lens <- n:
+					default: // nobody waiting; drop rather than block the app
+					}
 				}
 			}
 		}()
@@ -98,7 +137,6 @@ func (e *Env) StartApp(ctx context.Context, kind AppKind, title string) (*App, e
 		return nil, fmt.Errorf("start %s: %w", kind, err)
 	}
 	e.track(cmd)
-	a := &App{Kind: kind, Title: title}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	out, err := e.Command(wctx, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^"+title+"$").Output()
@@ -120,11 +158,13 @@ func (e *Env) StartApp(ctx context.Context, kind AppKind, title string) (*App, e
 		case <-wctx.Done():
 			return nil, fmt.Errorf("start tk: no field report: %w", wctx.Err())
 		}
-	} else {
-		r, err := e.WindowRect(wctx, a.Window)
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", kind, err)
-		}
+	}
+	r, err := e.WindowRect(wctx, a.Window)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", kind, err)
+	}
+	a.Rect = r
+	if a.Field.Empty() {
 		a.Field = r
 	}
 	// Give the toolkit a moment past mapping to draw the focused entry before typing; X has no

@@ -306,7 +306,7 @@ func (e *Env) Close() error {
 
 // stop asks a process to terminate and kills it if it does not within 3 s.
 func stop(c *exec.Cmd) {
-	if c.Process == nil {
+	if c.Process == nil || c.ProcessState != nil {
 		return
 	}
 	_ = c.Process.Signal(os.Interrupt)

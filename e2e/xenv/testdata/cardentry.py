@@ -3,7 +3,8 @@
 
 Usage: cardentry.py TITLE
 Prints "FIELD x y w h" (the entry's screen rectangle) on stdout once the window is mapped and
-focused, then runs until closed. Nothing typed is ever printed or stored.
+focused, and "LEN n" (how many characters the entry holds) whenever that changes, so a test can
+tell keys reach the entry while it is masked. What is typed is never printed or stored.
 """
 import sys
 import tkinter as tk
@@ -25,5 +26,16 @@ def report():
                                   entry.winfo_width(), entry.winfo_height()), flush=True)
 
 
+last = [0]
+
+
+def report_len(_event=None):
+    n = len(entry.get())
+    if n != last[0]:
+        last[0] = n
+        print("LEN %d" % n, flush=True)
+
+
+entry.bind("<KeyRelease>", report_len)
 root.after(300, report)
 root.mainloop()
