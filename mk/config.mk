@@ -25,3 +25,21 @@ fuzz-config-long: ## a longer fuzz run (FUZZTIME_LONG each, default 2m) of the c
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(or $(FUZZTIME_LONG),2m) ./daemon/ipc
 
 TEST_STEPS += test-config-cli
+
+# Windows build of the config tests under Wine: proves the %ProgramData% known-folder lookup
+# and the decoder on Windows. Xvfb for Wine takes the first free display of 65..69.
+CONFIG_WINE_DIR ?= out/wine-config
+
+.PHONY: test-config-wine
+test-config-wine: ## config tests built for Windows and run under Wine (known-folder paths, decoding, printing)
+	@mkdir -p $(CONFIG_WINE_DIR)
+	GOOS=windows GOARCH=amd64 $(GO) test -c -o $(CONFIG_WINE_DIR)/config.test.exe ./daemon/config
+	x86_64-w64-mingw32-gcc -shared -O2 -o $(CONFIG_WINE_DIR)/bcryptprimitives.dll \
+		installer/winetest/shim/processprng.c installer/winetest/shim/bcryptprimitives.def -lbcrypt
+	cd daemon/config && PCIPAUSE_WINE_DISPLAYS="65 66 67 68 69" ../../installer/winetest/wineenv.sh \
+		../../$(CONFIG_WINE_DIR) ../../$(CONFIG_WINE_DIR)/bcryptprimitives.dll -- \
+		wine ../../$(CONFIG_WINE_DIR)/config.test.exe -test.count=1 -test.v \
+		-test.run '^(TestDefaultPathsWindows|TestParseValid|TestParseErrors|TestLoadFiles|TestWriteRoundTrip|TestRedacted)$$' \
+		| grep -E '^(--- |ok|FAIL|PASS|panic)'; exit $${PIPESTATUS[0]}
+
+TEST_STEPS += test-config-wine
