@@ -131,10 +131,11 @@ func (c *Client) Run(ctx context.Context) error {
 				backoff = c.MinBackoff
 			}
 		}
-		c.setConnected(false, err)
 		if ctx.Err() != nil {
+			c.setConnected(false, nil)
 			return nil
 		}
+		c.setConnected(false, err)
 		c.log.Debug("service unreachable, retrying", "err", err, "in", backoff)
 		// Full jitter in [backoff/2, backoff] so helpers of many sessions do not reconnect
 		// in lock step after a service restart.
@@ -156,10 +157,13 @@ func (c *Client) setConnected(up bool, err error) {
 	c.connected = up
 	c.mu.Unlock()
 	if changed {
-		if up {
+		switch {
+		case up:
 			c.log.Info("connected to the service", "path", c.path)
-		} else {
+		case err != nil:
 			c.log.Warn("lost the service", "err", err)
+		default:
+			c.log.Info("disconnected from the service")
 		}
 		if c.OnConnState != nil {
 			c.OnConnState(up, err)
