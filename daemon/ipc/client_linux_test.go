@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,4 +229,43 @@ func TestClientRunStopsWithoutService(t *testing.T) {
 		t.Errorf("state change %v without ever connecting", up)
 	default:
 	}
+}
+
+// TestClientRefused: a service that refuses the helper's user sends an error the client hands
+// to OnMessage; the client never counts as connected for long and keeps retrying.
+func TestClientRefused(t *testing.T) {
+	path := filepath.Join(sockDir(t, 0o755), "ipc.sock")
+	l, err := Listen(path, testLog(t), WithAuthorizer(AllowUIDs(4242)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	errs := make(chan string, 100)
+	c := NewClient(path, Hello{PID: 1}, testLog(t))
+	c.MinBackoff, c.MaxBackoff = time.Millisecond, 10*time.Millisecond
+	c.OnMessage = func(m Msg) {
+		if e, ok := m.(Error); ok {
+			errs <- e.Msg
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for i := 0; i < 2; i++ { // two refusals: it retried
+		if msg := within(t, errs, "refusal"); !strings.Contains(msg, "not authorized") {
+			t.Errorf("refusal %q", msg)
+		}
+	}
+	cancel()
+	if err := within(t, done, "Run"); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	l.Close()
+	<-accepted
 }

@@ -28,7 +28,10 @@ type Peer struct {
 	GID  int    // -1 when unknown
 	PID  int    // 0 when unknown
 	User string // user name, or the uid in decimal when it has no name
-	Exe  string // absolute path of the peer's executable ("" when it could not be read)
+	// Exe is the absolute path of the peer's executable ("" when it could not be read). It is
+	// read from /proc after the kernel reported the pid, so a peer that exits at once could in
+	// principle have its pid reused in between; UID, GID and PID themselves are exact.
+	Exe string
 	// Session is the peer's login session where the platform knows it (Windows session id);
 	// empty on Linux, where Hello.SessionID carries it.
 	Session string
