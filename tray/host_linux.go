@@ -3,6 +3,7 @@ package tray
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -81,11 +82,24 @@ func (h *sniHost) watch() {
 				continue
 			}
 			if now {
-				h.log.Info("tray host appeared; the icon is registered with it")
+				h.log.Info("tray host appeared; registering the icon with it")
+				h.register()
 			} else {
 				h.log.Warn("tray host went away; the icon is hidden until one returns, masking is unaffected")
 			}
 		}
+	}
+}
+
+// register announces the item to a watcher that just appeared. systray does the same, but
+// only once it has subscribed to the name's changes, which it does after its first attempt:
+// a host starting in between (a panel coming up with the session) would never learn of the
+// icon. A second registration of the same item is harmless.
+func (h *sniHost) register() {
+	call := h.conn.Object(watcherName, "/StatusNotifierWatcher").
+		Call(watcherName+".RegisterStatusNotifierItem", 0, "/StatusNotifierItem")
+	if call.Err != nil {
+		h.log.Warn("register the icon with the tray host", "err", call.Err)
 	}
 }
 
@@ -104,3 +118,7 @@ func (h *sniHost) close() {
 	close(h.done)
 	h.wg.Wait()
 }
+
+// menuText escapes a menu label for dbusmenu, where "_" marks the access key: the reason
+// PCI_DATA_DETECTED would otherwise show as PCIDATADETECTED.
+func menuText(s string) string { return strings.ReplaceAll(s, "_", "__") }

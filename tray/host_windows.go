@@ -2,6 +2,7 @@ package tray
 
 import (
 	"log/slog"
+	"strings"
 
 	"fyne.io/systray"
 	"golang.org/x/sys/windows"
@@ -43,3 +44,6 @@ func (h *shellHost) close() {}
 
 // iconBytes is the multi-size ICO that systray hands to LoadImage.
 func iconBytes(i icons.Icon) ([]byte, error) { return icons.ICO(i) }
+
+// menuText escapes a Win32 menu label, where "&" marks the access key.
+func menuText(s string) string { return strings.ReplaceAll(s, "&", "&&") }

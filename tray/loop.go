@@ -131,9 +131,9 @@ func (t *Tray) loop(ctx context.Context, m *menu, h host, clip clipboard) {
 			}
 		}
 		systray.SetTooltip(v.tooltip)
-		m.state.SetTitle(v.stateLine)
-		m.pause.SetTitle(v.pauseLine)
-		m.detail.SetTitle(v.detail)
+		m.state.SetTitle(menuText(v.stateLine))
+		m.pause.SetTitle(menuText(v.pauseLine))
+		m.detail.SetTitle(menuText(v.detail))
 		if show := v.detail != ""; show != detailShown {
 			if show {
 				m.detail.Show()
@@ -142,7 +142,7 @@ func (t *Tray) loop(ctx context.Context, m *menu, h host, clip clipboard) {
 			}
 			detailShown = show
 		}
-		m.version.SetTitle(v.version)
+		m.version.SetTitle(menuText(v.version))
 		if t.applied != nil {
 			t.applied(s)
 		}
