@@ -476,3 +476,6 @@ func (t *tokenCache) invalidate(access string) {
 // Close drops idle connections. The client stays usable; it is for orderly shutdown and for
 // tests that check for leaked goroutines.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// ClientID is the configured OAuth2 client id (not a secret), for messages.
+func (c *Client) ClientID() string { return c.opts.ClientID }
