@@ -226,8 +226,7 @@ func analyze(ctx context.Context, input []string, stdin io.Reader, opts Options)
 	}
 	if len(pts) == len(res.Frames) && tbDen != 0 {
 		for i := range res.Frames {
-			ns := pts[i] * tbNum * int64(time.Second) / tbDen
-			res.Frames[i].PTS = time.Unix(0, ns)
+			res.Frames[i].PTS = ptsTime(pts[i], tbNum, tbDen)
 		}
 	} else {
 		opts.Log.Warn("frame timestamps unavailable", "frames", len(res.Frames), "timestamps", len(pts))
@@ -283,6 +282,14 @@ func parsePTS(line string) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(m[2], 10, 64)
 	return v, err == nil
+}
+
+// ptsTime converts pts in units of num/den seconds to a time without overflowing: wall-clock
+// pts in milliseconds times 1e9 would not fit in an int64.
+func ptsTime(pts, num, den int64) time.Time {
+	t := pts * num
+	sec, rem := t/den, t%den
+	return time.Unix(sec, rem*int64(time.Second)/den)
 }
 
 // parseTimebase reads showinfo's input time base; it rejects a zero or absurd one.

@@ -91,6 +91,23 @@ func TestParseShowinfo(t *testing.T) {
 	}
 }
 
+func TestPTSTime(t *testing.T) {
+	tests := []struct {
+		pts, num, den int64
+		want          time.Time
+	}{
+		{1795639830900, 1, 1000, time.Unix(1795639830, 900_000_000)},
+		{0, 1, 1000, time.Unix(0, 0)},
+		{90000, 1, 90000, time.Unix(1, 0)},
+		{3, 1001, 30000, time.Unix(0, 100_100_000)},
+	}
+	for _, tt := range tests {
+		if got := ptsTime(tt.pts, tt.num, tt.den); !got.Equal(tt.want) {
+			t.Errorf("ptsTime(%d, %d/%d) = %v, want %v", tt.pts, tt.num, tt.den, got, tt.want)
+		}
+	}
+}
+
 func FuzzParseShowinfo(f *testing.F) {
 	f.Add("[Parsed_showinfo_1 @ 0x1] n:   0 pts:1795638283767 pts_time:1.79564e+09")
 	f.Add("config in time_base: 1/1000, frame_rate: 30/1")
