@@ -421,7 +421,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-var mismatchRE = regexp.MustCompile(`^cannot decode TOML (\S+) into .* of type (\S+)$`)
+var mismatchRE = regexp.MustCompile(`^cannot decode TOML (.+?) into .* of type (\S+)$`)
 
 // decodeError turns go-toml's errors into Errors with key and line, and its messages into
 // ones a person editing the file understands.

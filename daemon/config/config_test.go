@@ -95,6 +95,8 @@ func TestParseErrors(t *testing.T) {
 		{"future version", "version = 2\n" + base, []string{"line 1:", "key version:", "unsupported config version 2"}},
 		{"syntax error", base + "[controller\n", []string{"line 6:"}},
 		{"duplicate key", base + "client_id = \"again\"\n", []string{"line 6:", "already defined"}},
+		{"date for a duration", base + "[controller]\nhold_down = 1979-05-27\n", []string{"line 7:", "key controller.hold_down:", "got a TOML local date, want a duration string"}},
+		{"table for a duration", base + "[controller]\nhold_down = {Duration = 5}\n", []string{"line 7:", "unknown key"}},
 		{"log level", base + "[log]\nlevel = \"loud\"\n", []string{"line 7:", "key log.level:"}},
 	}
 	for _, tt := range tests {
