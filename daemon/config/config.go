@@ -399,7 +399,19 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+func (d Duration) MarshalText() ([]byte, error) { return []byte(shortDuration(d.Duration)), nil }
+
+// shortDuration writes "5m" and "1h" rather than time's "5m0s" and "1h0m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
 
 // Error is a config problem tied to a key and, when known, its line in the file.
 type Error struct {

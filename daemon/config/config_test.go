@@ -228,6 +228,24 @@ secret_file = "/etc/pcipause/webhook-secret-path"
 	}
 }
 
+func TestShortDuration(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {500 * time.Millisecond, "500ms"}, {5 * time.Minute, "5m"}, {time.Hour, "1h"},
+		{90 * time.Minute, "1h30m"}, {time.Hour + time.Second, "1h0m1s"}, {30 * time.Second, "30s"},
+	}
+	for _, tt := range tests {
+		if got := shortDuration(tt.d); got != tt.want {
+			t.Errorf("shortDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+		if back, err := time.ParseDuration(shortDuration(tt.d)); err != nil || back != tt.d {
+			t.Errorf("%q does not parse back to %v", shortDuration(tt.d), tt.d)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, p := range []string{"testdata/v1.toml", "../../installer/pcipause.example.toml"} {
 		b, err := os.ReadFile(p)
