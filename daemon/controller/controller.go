@@ -153,6 +153,7 @@ type agentState struct {
 	lastClose time.Time
 	listedAt  time.Time
 	listed    []string // target keys from the last listing
+	vanished  []string // targets we paused that the last listing did not show
 	due       time.Time
 	running   bool
 	again     bool
@@ -355,12 +356,12 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 	a := c.agentLocked(o.AgentID)
 	_, reopen := a.episodes[o.Episode]
 	var marked []store.Target
+	saved := a.episodes
+	a.episodes = map[string]store.Episode{o.Episode: ep}
+	for k, v := range saved {
+		a.episodes[k] = v
+	}
 	if !a.listedAt.IsZero() && time.Since(a.listedAt) < c.cfg.RefreshInterval && !c.needListLocked(a) {
-		saved := a.episodes
-		a.episodes = map[string]store.Episode{o.Episode: ep}
-		for k, v := range saved {
-			a.episodes[k] = v
-		}
 		for _, k := range c.scopeLocked(a) {
 			t := *c.tgs[k]
 			if t.PausedByUs && t.Desired == cxone.StatusPaused {
@@ -369,8 +370,8 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 			t.Desired, t.PausedByUs, t.Updated = cxone.StatusPaused, true, time.Now()
 			marked = append(marked, t)
 		}
-		a.episodes = saved
 	}
+	a.episodes = saved
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()

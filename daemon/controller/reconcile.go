@@ -50,6 +50,10 @@ func (c *Controller) next(ctx context.Context) (*agentState, prio, bool) {
 	c.idle++
 	defer func() { c.mu.Lock(); c.idle--; c.mu.Unlock() }()
 	for {
+		if ctx.Err() != nil {
+			c.mu.Unlock()
+			return nil, 0, false
+		}
 		now := time.Now()
 		var best *agentState
 		bestP := prioLow
@@ -412,7 +416,8 @@ func (c *Controller) list(ctx context.Context, a *agentState, p prio) error {
 			continue
 		}
 		if t.PausedByUs {
-			keys = append(keys, k) // keep it: the resume path reads it and drops it if ended
+			keys = append(keys, k) // keep it until a read confirms it ended
+			a.vanished = append(a.vanished, k)
 			continue
 		}
 		c.endLocked(t)
@@ -537,6 +542,7 @@ func (c *Controller) ensurePaused(ctx context.Context, a *agentState, p prio, po
 				listErr = err // fail closed: still pause what we know
 			}
 		}
+		c.confirmVanished(ctx, a, p)
 		again, err := c.pauseScope(ctx, a, p)
 		if err != nil {
 			return err
@@ -789,6 +795,26 @@ func (c *Controller) ensureResumed(ctx context.Context, a *agentState, poll bool
 }
 
 var errReentered = errors.New("pci window re-entered")
+
+// confirmVanished reads each target we paused that the last listing no longer showed; an
+// ended one is dropped with its pending resume. Errors leave it for the next poll.
+func (c *Controller) confirmVanished(ctx context.Context, a *agentState, p prio) {
+	c.mu.Lock()
+	keys := a.vanished
+	a.vanished = nil
+	var todo []store.Target
+	for _, k := range keys {
+		if t := c.tgs[k]; t != nil {
+			todo = append(todo, *t)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range todo {
+		if _, _, err := c.readPending(ctx, a, p, t, false); err != nil && ctx.Err() == nil {
+			c.log.Warn("could not confirm a vanished target", "target", t.Target.String(), "err", err)
+		}
+	}
+}
 
 func (c *Controller) reentered(a *agentState) bool {
 	c.mu.Lock()
