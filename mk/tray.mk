@@ -12,3 +12,7 @@ test-tray: ## tray end to end: StatusNotifierItem on a private D-Bus, its menu, 
 	$(GO) test -count=1 -v -run 'TestTray|TestEmbeddedFilesMatchDrawing' ./tray/... | grep -E '^(=== RUN|--- |ok|FAIL|PASS|panic)|SKIP|skip'; exit $${PIPESTATUS[0]}
 
 TEST_STEPS += test-tray
+
+.PHONY: tray-screenshots
+tray-screenshots: ## screenshots of each tray state under a real tray host (needs xfce4-panel) into docs/img/
+	bash tray/demo/screenshots.sh docs/img

@@ -458,6 +458,25 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Errorf("logged a missing tray host although one was present:\n%s", h.logs())
 	}
 
+	t.Run("initial state shown before any Set", func(t *testing.T) {
+		var px []pixmap
+		it.prop(t, "IconPixmap", &px)
+		wp := wantPixmap(t, icons.Degraded)
+		if len(px) != 1 || !bytes.Equal(px[0].Pix, wp.Pix) {
+			t.Errorf("IconPixmap is not the degraded icon at start")
+		}
+		var tip toolTip
+		it.prop(t, "ToolTip", &tip)
+		if !strings.Contains(tip.Title, "starting: not yet connected to the service") {
+			t.Errorf("ToolTip %q, want the starting detail", tip.Title)
+		}
+		var id string
+		it.prop(t, "Id", &id)
+		if id != "pcipause" {
+			t.Errorf("Id %q, want pcipause", id)
+		}
+	})
+
 	since := time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
 	states := []struct {
 		name string

@@ -103,6 +103,19 @@ func (h *sniHost) register() {
 	}
 }
 
+// preload stores the first icon, title and tooltip in systray before its loop starts. Its
+// start-up exports the item's properties from what is stored, then takes a while before
+// it forwards changes: a SetIcon in between would be kept but never shown (the icon stayed
+// blank under xfce4-panel). Preloading makes the first export right; the loop's own first
+// update then repeats the same values.
+func (h *sniHost) preload(v view) {
+	systray.SetTitle("pcipause")
+	if b, err := iconBytes(v.icon); err == nil {
+		systray.SetIcon(b)
+	}
+	systray.SetTooltip(v.tooltip)
+}
+
 func (h *sniHost) quit() { systray.Quit() }
 
 func (h *sniHost) facts() map[string]string {

@@ -40,6 +40,10 @@ func (h *shellHost) facts() map[string]string {
 	return map[string]string{"tray host": "Windows notification area (Shell_NotifyIcon)"}
 }
 
+// preload does nothing: systray's Windows start-up creates the icon before onReady, and
+// calls before that fail.
+func (h *shellHost) preload(view) {}
+
 func (h *shellHost) close() {}
 
 // iconBytes is the multi-size ICO that systray hands to LoadImage.

@@ -20,6 +20,9 @@ type host interface {
 	quit()
 	// facts describes the host for "Copy diagnostics" (e.g. whether a tray host is present).
 	facts() map[string]string
+	// preload hands systray the first icon, title and tooltip before its loop starts, where
+	// the platform needs that (see the Linux host).
+	preload(v view)
 	// close releases what newHost acquired and waits for its goroutines.
 	close()
 }
@@ -86,6 +89,7 @@ func (t *Tray) run(ctx context.Context, report func(error)) error {
 		wg.Go(func() { t.loop(loopCtx, m, h, clip) })
 	}
 
+	h.preload(render(t.Status(), time.Now()))
 	report(nil)
 	t.log.Info("tray started")
 	err = runNative(onReady)
