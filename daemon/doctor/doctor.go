@@ -202,8 +202,9 @@ func reach(ctx context.Context, in Input, c *cxone.Client, r *report) bool {
 		r.line(skip, "clock skew", "the server sent no Date header", "")
 		return true
 	}
-	skew := in.Now().Sub(date)
-	// The Date header has one-second resolution: allow for it.
+	// The Date header is truncated to the second: the server's clock read somewhere in
+	// [date, date+1s), so measure from the middle and allow the half second either way.
+	skew := in.Now().Sub(date.Add(500 * time.Millisecond))
 	if skew.Abs() > in.MaxSkew+time.Second {
 		r.line(fail, "clock skew", fmt.Sprintf("this clock is %s off the server's (limit %s)", skew.Round(time.Second), in.MaxSkew),
 			"synchronise the clock (timedatectl set-ntp true; on Windows w32tm /resync)")
