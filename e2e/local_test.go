@@ -90,6 +90,8 @@ func startLocal(t *testing.T, env *xenv.Env) *localRun {
 		t.Fatal(err)
 	}
 	cmd.Stderr = l.out
+	// Children that inherit stderr must not keep Wait from returning once local has exited.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +102,10 @@ func startLocal(t *testing.T, env *xenv.Env) *localRun {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
+			ps, _ := exec.Command("ps", "-o", "pid,ppid,stat,etime,args", "--ppid", fmt.Sprint(cmd.Process.Pid), "-p", fmt.Sprint(cmd.Process.Pid)).CombinedOutput()
 			_ = cmd.Process.Kill()
 			<-done
-			t.Errorf("pcipause local did not stop on SIGINT within 10s")
+			t.Errorf("pcipause local did not stop on SIGINT within 10s; processes then:\n%s\nlast output:\n%s", ps, tail(l.out.String(), 15))
 		}
 	})
 	br := bufio.NewReader(stdout)
@@ -275,17 +278,18 @@ func TestLocalMasksAndPauses(t *testing.T) {
 			if err := env.Key(ctx, keys...); err != nil {
 				t.Fatal(err)
 			}
+			cleared := time.Now()
 			var resume simCall
 			waitUntil(t, 30*time.Second, "a resume call after the field was cleared", func() bool {
 				var ok bool
 				resume, ok = firstOK(local.calls(t), "resume", pause.Time)
 				return ok
 			})
-			t.Logf("%s: pause %s after typing began, resume %s after the pause", c,
-				pause.Time.Sub(since).Round(time.Millisecond), resume.Time.Sub(pause.Time).Round(time.Millisecond))
+			t.Logf("%s: pause applied %s after typing began; resume applied %s after the field was cleared", c,
+				pause.Time.Sub(since).Round(time.Millisecond), resume.Time.Sub(cleared).Round(time.Millisecond))
 		})
 	}
-	if t.Failed() {
+	if t.Failed() || os.Getenv("PCIPAUSE_E2E_LOG") != "" {
 		t.Logf("pcipause local output:\n%s", tail(local.out.String(), 60))
 	}
 	// Invariant 1: the card number never reaches the service's or helper's output or log.

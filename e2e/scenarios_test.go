@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"pcipause/e2e/frames"
+	"pcipause/e2e/xenv"
+)
+
+// record captures region at 30 fps while fn runs, plus half a second for the last key to
+// render, and returns the video in memory along with what was captured.
+func record(t *testing.T, ctx context.Context, env *xenv.Env, region image.Rectangle, fn func() error) ([]byte, image.Rectangle) {
+	t.Helper()
+	var video bytes.Buffer
+	rec, err := env.Record(ctx, region, 30, &video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnErr := fn()
+	time.Sleep(500 * time.Millisecond)
+	if err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if fnErr != nil {
+		t.Fatal(fnErr)
+	}
+	return video.Bytes(), rec.Region
+}
+
+// leakCheck analyses the part of a recording that shows screen rectangle r and fails the test
+// if more than six card digits are readable in any frame.
+func leakCheck(t *testing.T, ctx context.Context, video []byte, captured, r image.Rectangle, what string) *frames.Result {
+	t.Helper()
+	crop := r.Intersect(captured).Sub(captured.Min)
+	res, err := frames.Analyze(ctx, video, frames.Options{Crop: crop, PAN: testPAN, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s", what, res.Summary)
+	if res.Summary.MaxDigits > 6 {
+		t.Errorf("%s: %d card digits readable in frame %d (at %s), want <= 6", what, res.Summary.MaxDigits,
+			res.Summary.WorstIndex, res.Summary.WorstTime.UTC().Format("15:04:05.000"))
+	}
+	return res
+}
+
+func backspaces(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "BackSpace"
+	}
+	return keys
+}
+
+func activate(ctx context.Context, env *xenv.Env, a *xenv.App) error {
+	out, err := env.Command(ctx, "xdotool", "windowactivate", "--sync", a.Window).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("activate %s: %w: %s", a.Title, err, out)
+	}
+	return nil
+}
+
+// TestLocalFocusSwitchingDuringEntry types the start of a card number, switches to another
+// application and back, and finishes it: the digits already in the field plus the new ones
+// must never be readable beyond six.
+func TestLocalFocusSwitchingDuringEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test; skipped with -short")
+	}
+	env := xenv.ForTest(t, xenv.Options{}, "ffmpeg", "tesseract", "python3", "zenity", "go")
+	startLocal(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	other, err := env.StartApp(ctx, xenv.Zenity, "pcipause e2e other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	app, err := env.StartApp(ctx, xenv.Tk, "pcipause e2e focus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	video, captured := record(t, ctx, env, image.Rectangle{}, func() error {
+		for _, step := range []func() error{
+			func() error { return env.Type(ctx, "4111 1", 20*time.Millisecond) },
+			func() error { return activate(ctx, env, other) },
+			func() error { return activate(ctx, env, app) },
+			func() error { return env.Type(ctx, "1", 20*time.Millisecond) },
+			func() error { return activate(ctx, env, other) },
+			func() error { return activate(ctx, env, app) },
+			func() error { return env.Type(ctx, "11 1111 1111", 20*time.Millisecond) },
+		} {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := app.WaitFieldLen(ctx, len("4111 1111 1111 1111")); err != nil {
+		t.Errorf("keys did not all reach the entry: %v", err)
+	}
+	leakCheck(t, ctx, video, captured, app.Rect, "tk after focus switches")
+}
+
+// TestLocalWindowMovedWhileMasked moves the application while its field is masked: the mask
+// must follow, so no frame at either position shows the number.
+func TestLocalWindowMovedWhileMasked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test; skipped with -short")
+	}
+	env := xenv.ForTest(t, xenv.Options{}, "ffmpeg", "tesseract", "python3", "go")
+	startLocal(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	app, err := env.StartApp(ctx, xenv.Tk, "pcipause e2e move")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	var moved image.Rectangle
+	video, captured := record(t, ctx, env, image.Rectangle{}, func() error {
+		if err := env.Type(ctx, "4111 1111 1111 1111", 20*time.Millisecond); err != nil {
+			return err
+		}
+		for _, p := range []image.Point{{200, 250}, {330, 380}} {
+			if out, err := env.Command(ctx, "xdotool", "windowmove", "--sync", app.Window, strconv.Itoa(p.X), strconv.Itoa(p.Y)).CombinedOutput(); err != nil {
+				return fmt.Errorf("move window: %w: %s", err, out)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		r, err := env.WindowRect(ctx, app.Window)
+		moved = r
+		return err
+	})
+	if moved == app.Rect {
+		t.Fatalf("window did not move (still at %v)", moved)
+	}
+	leakCheck(t, ctx, video, captured, app.Rect.Union(moved), "tk moved while masked")
+}
+
+// TestLocalHelperKilledWhileMasked kills the session helper while a card number is in the
+// field: the recording must stay paused (the service fails closed), and the restarted helper
+// must mask again.
+func TestLocalHelperKilledWhileMasked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test; skipped with -short")
+	}
+	env := xenv.ForTest(t, xenv.Options{}, "ffmpeg", "tesseract", "python3", "go", "pgrep")
+	local := startLocal(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	app, err := env.StartApp(ctx, xenv.Tk, "pcipause e2e kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	since := time.Now()
+	if err := env.Type(ctx, "4111 1111 1111 1111", 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var pause simCall
+	waitUntil(t, 20*time.Second, "a pause call in the simulator", func() bool {
+		var ok bool
+		pause, ok = firstOK(local.calls(t), "pause", since)
+		return ok
+	})
+	helper := helperPID(t, local)
+	if err := syscall.Kill(helper, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill helper %d: %v", helper, err)
+	}
+	killed := time.Now()
+	waitUntil(t, 30*time.Second, "a new session helper", func() bool {
+		p, ok := tryHelperPID(local)
+		return ok && p != helper
+	})
+	// Give the new helper a moment to come up and reconcile with the service before judging.
+	time.Sleep(2 * time.Second)
+	video, captured := record(t, ctx, env, app.Rect, func() error { return nil })
+	leakCheck(t, ctx, video, captured, app.Rect, "tk after the helper restarted")
+	if c, ok := firstOK(local.calls(t), "resume", pause.Time); ok {
+		t.Errorf("recording resumed %s after the helper was killed, with the card number still in the field",
+			c.Time.Sub(killed).Round(time.Millisecond))
+	}
+}
+
+func tryHelperPID(l *localRun) (int, bool) {
+	out, err := exec.Command("pgrep", "-P", strconv.Itoa(l.cmd.Process.Pid), "-x", "pcipause-sessio").Output()
+	if err != nil {
+		out, err = exec.Command("pgrep", "-P", strconv.Itoa(l.cmd.Process.Pid)).Output()
+		if err != nil {
+			return 0, false
+		}
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 1 {
+		return 0, false
+	}
+	p, err := strconv.Atoi(f[0])
+	return p, err == nil
+}
+
+func helperPID(t *testing.T, l *localRun) int {
+	t.Helper()
+	p, ok := tryHelperPID(l)
+	if !ok {
+		t.Fatal("no session helper process under pcipause local")
+	}
+	return p
+}
