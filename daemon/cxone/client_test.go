@@ -525,8 +525,9 @@ func TestMaskContract(t *testing.T) {
 		e := newEnv(t, cxonesim.Options{})
 		c := e.client(t, cxone.BackendMask, func(o *cxone.Options) { o.TenantID = "no-such-tenant" })
 		_, err := c.Get(context.Background(), user(e.demo.AgentID))
-		wantKind(t, err, cxone.ErrNotFound)
-		if !strings.Contains(err.Error(), "discovery") {
+		// Not ErrNotFound: that would tell the controller the target ended.
+		wantKind(t, err, cxone.ErrTransient)
+		if !strings.Contains(err.Error(), "discovery") || !strings.Contains(err.Error(), "tenant_id") {
 			t.Errorf("error %q does not say discovery failed", err)
 		}
 	})

@@ -79,7 +79,14 @@ func (c *Client) discover(ctx context.Context, u string, v any) error {
 		return err
 	}
 	if res.status != http.StatusOK {
-		return c.apiError("discovery", "", res)
+		// A discovery failure says nothing about any target: it must not read as a 404
+		// (recording ended) or a 400 (drop the request), so it is transient and retried.
+		e := c.apiError("discovery", "", res)
+		if e.Kind != ErrRateLimited {
+			e.Kind = ErrTransient
+			e.Msg = strings.TrimSpace("check discovery_url and tenant_id " + e.Msg)
+		}
+		return e
 	}
 	if err := json.Unmarshal(res.body, v); err != nil {
 		return &APIError{Op: "discovery", StatusCode: res.status, Kind: ErrMalformed, RequestID: res.requestID, Msg: "document does not decode: " + scrub(err.Error())}

@@ -249,7 +249,20 @@ func scopes(ctx context.Context, c *cxone.Client, backend string, r *report) {
 		probes = []probe{
 			{cxone.ScopePause, func() error { return c.Pause(ctx, t, cxone.PauseRequest{Reason: reason}) }},
 			{cxone.ScopeControl, func() error { return c.Resume(ctx, t, cxone.ResumeRequest{Reason: reason}) }},
-			{cxone.ScopeRead, func() error { _, err := c.Get(ctx, t); return err }},
+			// The list must answer 200 with a decodable body even for an agent without
+			// recordings, which also proves base_url points at the API: a wrong path would
+			// answer the get/pause/resume probes with a 404 that looks like success.
+			{cxone.ScopeRead, func() error {
+				if _, err := c.ListActive(ctx, ProbeID); err != nil {
+					if errors.Is(err, cxone.ErrForbidden) {
+						return err
+					}
+					// %v, not %w: here even a 404 is a failure (the base URL is wrong).
+					return fmt.Errorf("the recording list must answer 200: %v (is base_url right?)", err)
+				}
+				_, err := c.Get(ctx, t)
+				return err
+			}},
 		}
 	}
 	for _, p := range probes {

@@ -176,3 +176,18 @@ func TestDoctorRefusesTLS11(t *testing.T) {
 		t.Errorf("reachability = %q, want a FAIL naming TLS 1.2", got)
 	}
 }
+
+// TestDoctorWrongBasePath: a base_url that misses the API answers every probe with 404; the
+// read probe's list must fail so the doctor does not pass a broken config.
+func TestDoctorWrongBasePath(t *testing.T) {
+	s, d := sim(t)
+	o := options(s, d, cxone.BackendWEMv1)
+	o.BaseURL = s.URL() + "/api/wem/v9"
+	var out bytes.Buffer
+	if err := doctor.Run(context.Background(), doctor.Input{Options: o}, &out); err == nil {
+		t.Fatalf("doctor passed with a wrong base path:\n%s", out.String())
+	}
+	if got := lines(out.String())["scope wem.recording.read"]; !strings.HasPrefix(got, "FAIL") {
+		t.Errorf("read probe = %q, want FAIL", got)
+	}
+}

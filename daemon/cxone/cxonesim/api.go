@@ -97,10 +97,14 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	}
 }
 
+// logCall appends to the call log and logs the call at debug level. Bodies are never logged;
+// reason and metadata only reach the log after validation refused any digit run.
 func (s *Server) logCall(c Call) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)
+	s.mu.Unlock()
+	s.log.Debug("call", "op", c.Op, "method", c.Method, "target", c.Target, "status", c.Status,
+		"request_id", c.RequestID, "client_id", c.ClientID, "fault", c.Fault)
 }
 
 // injectFault applies the configured faults. It reports whether the request was answered.
