@@ -161,11 +161,13 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, c *Call) bo
 	return false
 }
 
-// resetConn drops the connection with a TCP RST, the way a crashing proxy would.
+// resetConn drops the connection with a TCP RST, the way a crashing proxy would. The server
+// speaks only HTTP/1.1, so hijacking works; should it ever fail, a 502 stands in.
 func resetConn(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		panic(http.ErrAbortHandler) // the server aborts the connection without logging
+		writeJSON(w, http.StatusBadGateway, errorBody{Error: "bad_gateway", Message: "injected reset (connection could not be hijacked)"})
+		return
 	}
 	nc := conn
 	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
