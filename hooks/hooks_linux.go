@@ -122,6 +122,9 @@ func (s *x11Source) setup(ctx context.Context, sink Sink) (*x11State, error) {
 	}
 	st := &x11State{c: c, sink: sink, log: s.log, windows: map[xproto.Window]Window{}, frames: map[xproto.Window]xproto.Window{}}
 	fail := func(err error) (*x11State, error) { c.Close(); return nil, err }
+	if err := c.SelectRaw(); err != nil {
+		return fail(err)
+	}
 	if st.atoms, err = c.InternAtoms(); err != nil {
 		return fail(err)
 	}

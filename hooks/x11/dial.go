@@ -65,7 +65,7 @@ func (c *Conn) Raw() <-chan RawEvent { return c.raw }
 func (c *Conn) Selections() <-chan SelectionEvent { return c.selections }
 
 // Dial connects to displayName ("" = $DISPLAY) with the cookie from authFile ("" =
-// $XAUTHORITY, ~/.Xauthority) and selects raw key and button events on the root window.
+// $XAUTHORITY, ~/.Xauthority). Raw events flow only after SelectRaw.
 func Dial(ctx context.Context, displayName, authFile string) (*Conn, error) {
 	d, err := parseDisplay(displayName)
 	if err != nil {
@@ -95,10 +95,6 @@ func Dial(ctx context.Context, displayName, authFile string) (*Conn, error) {
 	screen := xproto.Setup(x).DefaultScreen(x)
 	c.Root = screen.Root
 	c.Screen = image.Rect(0, 0, int(screen.WidthInPixels), int(screen.HeightInPixels))
-	if err := c.selectRaw(); err != nil {
-		c.Close()
-		return nil, err
-	}
 	return c, nil
 }
 
@@ -173,9 +169,10 @@ func (c *Conn) extension(name string) (*xproto.QueryExtensionReply, error) {
 	return r, nil
 }
 
-// selectRaw enables XInput 2.2 and selects raw key presses/releases and button presses on
+// SelectRaw enables XInput 2.2 and selects raw key presses/releases and button presses on
 // the root window for all master devices: these arrive whichever client has the focus.
-func (c *Conn) selectRaw() error {
+// The caller must then drain Raw, or the connection stalls.
+func (c *Conn) SelectRaw() error {
 	r, err := c.extension("XInputExtension")
 	if err != nil {
 		return err
