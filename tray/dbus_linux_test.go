@@ -312,6 +312,7 @@ func (h *helper) quit() {
 	h.t.Helper()
 	h.send("quit")
 	h.expect("returned <nil>")
+	h.expect("leaked 0")
 	h.expect("second " + ErrAlreadyRunning.Error())
 	select {
 	case <-h.exited:
@@ -576,22 +577,16 @@ func TestTrayOverDBus(t *testing.T) {
 	})
 
 	t.Run("copy diagnostics to the X clipboard", func(t *testing.T) {
-		var copyID int32 = -1
-		for _, e := range it.menu(t) {
-			if e.label == "Copy diagnostics" {
-				copyID = e.id
-			}
-		}
-		if copyID < 0 {
-			t.Fatal("no Copy diagnostics item")
-		}
-		err := it.conn.Object(it.name, "/StatusNotifierItem/menu").
-			Call("com.canonical.dbusmenu.Event", 0, copyID, "clicked", dbus.MakeVariant(""), uint32(0)).Err
-		if err != nil {
-			t.Fatalf("click Copy diagnostics: %v", err)
-		}
+		click(t, it, "Copy diagnostics")
 		h.waitLog("diagnostics copied", 1)
-		text := readClipboard(t, display)
+		text := readClipboard(t, display, "UTF8_STRING")
+		if latin := readClipboard(t, display, "STRING"); !strings.Contains(latin, "tray state: Recording since") {
+			t.Errorf("STRING target: %q", latin)
+		}
+		targets := readClipboard(t, display, "TARGETS")
+		if len(targets) < 8 {
+			t.Errorf("TARGETS answered %d bytes, want a list of atoms", len(targets))
+		}
 		for _, w := range []string{
 			"pcipause session helper diagnostics",
 			"tray state: Recording since",
@@ -618,8 +613,27 @@ func TestTrayOverDBus(t *testing.T) {
 	}
 }
 
-// readClipboard asks the CLIPBOARD owner for UTF8_STRING, as a paste would.
-func readClipboard(t *testing.T, display string) string {
+// click clicks the menu item labelled label, as a tray host does.
+func click(t *testing.T, it item, label string) {
+	t.Helper()
+	var id int32 = -1
+	for _, e := range it.menu(t) {
+		if e.label == label {
+			id = e.id
+		}
+	}
+	if id < 0 {
+		t.Fatalf("no menu item %q", label)
+	}
+	err := it.conn.Object(it.name, "/StatusNotifierItem/menu").
+		Call("com.canonical.dbusmenu.Event", 0, id, "clicked", dbus.MakeVariant(""), uint32(0)).Err
+	if err != nil {
+		t.Fatalf("click %q: %v", label, err)
+	}
+}
+
+// readClipboard asks the CLIPBOARD owner for target, as a paste would.
+func readClipboard(t *testing.T, display, target string) string {
 	t.Helper()
 	c, err := xgb.NewConnDisplay(display)
 	if err != nil {
@@ -633,13 +647,13 @@ func readClipboard(t *testing.T, display string) string {
 		}
 		return r.Atom
 	}
-	clip, utf8, prop := atom("CLIPBOARD"), atom("UTF8_STRING"), atom("PCIPAUSE_TEST_PASTE")
+	clip, want, prop := atom("CLIPBOARD"), atom(target), atom("PCIPAUSE_TEST_PASTE")
 	screen := xproto.Setup(c).DefaultScreen(c)
 	win, _ := xproto.NewWindowId(c)
 	if err := xproto.CreateWindowChecked(c, 0, win, screen.Root, 0, 0, 1, 1, 0, xproto.WindowClassInputOnly, 0, 0, nil).Check(); err != nil {
 		t.Fatal(err)
 	}
-	xproto.ConvertSelection(c, win, clip, utf8, prop, xproto.TimeCurrentTime)
+	xproto.ConvertSelection(c, win, clip, want, prop, xproto.TimeCurrentTime)
 	got := make(chan xproto.SelectionNotifyEvent, 1)
 	go func() {
 		for {
@@ -656,12 +670,12 @@ func readClipboard(t *testing.T, display string) string {
 	select {
 	case n := <-got:
 		if n.Property == xproto.AtomNone {
-			t.Fatal("clipboard owner refused UTF8_STRING")
+			t.Fatalf("clipboard owner refused %s", target)
 		}
 	case <-time.After(deadline):
 		t.Fatal("no answer from the clipboard owner")
 	}
-	r, err := xproto.GetProperty(c, true, win, prop, utf8, 0, 1<<20).Reply()
+	r, err := xproto.GetProperty(c, true, win, prop, xproto.GetPropertyTypeAny, 0, 1<<20).Reply()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,15 +687,37 @@ func readClipboard(t *testing.T, display string) string {
 // host appears.
 func TestTrayWithoutHost(t *testing.T) {
 	addr := startBus(t)
-	h := startHelper(t, "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "TZ=UTC")
+	runtimeDir := t.TempDir()
+	h := startHelper(t, "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "TZ=UTC", "XDG_RUNTIME_DIR="+runtimeDir)
 	h.waitLog("no tray host on this desktop", 1)
 	h.set(Status{State: PCIActive, Since: time.Now(), LastPauseReason: "PCI_DATA_DETECTED", Version: "1"})
 	h.set(Status{State: Recording, Since: time.Now(), Version: "1"})
 
 	w := startWatcher(t, addr)
-	waitRegistered(t, w)
+	it := waitRegistered(t, w)
+	it.conn = connect(t, addr)
 	h.waitLog("tray host appeared", 1)
 	h.set(Status{State: Degraded, Detail: "self-check failed", Version: "1"})
+
+	// No X display here: Copy diagnostics writes a user-only file and logs where.
+	click(t, it, "Copy diagnostics")
+	h.waitLog("diagnostics written to a file instead", 1)
+	path := filepath.Join(runtimeDir, diagnosticsFileName)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("diagnostics file: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("diagnostics file mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "detail: self-check failed") || !strings.Contains(string(b), "last digits typed: "+Redacted) {
+		t.Errorf("diagnostics file:\n%s", b)
+	}
+	assertNoPAN(t, "diagnostics file", string(b))
 	h.quit()
 	if n := strings.Count(h.logs(), "no tray host on this desktop"); n != 1 {
 		t.Errorf("missing host logged %d times, want once", n)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -15,7 +16,8 @@ import (
 //
 //	set <Status as JSON>   → Set; "applied <JSON>" once the native tray shows it
 //	copy                   → (nothing; the parent clicks the menu item over D-Bus)
-//	quit                   → cancel Run; "returned <err>", then "second <err>" from a 2nd Run
+//	quit                   → cancel Run; "returned <err>", "leaked <n>" (tray goroutines still
+//	                         alive), then "second <err>" from a 2nd Run
 //
 // Logs go to stderr as JSON, for the parent to inspect.
 const helperEnv = "PCIPAUSE_TRAY_TEST_HELPER"
@@ -56,6 +58,10 @@ func helperMain() int {
 		case "quit":
 			cancel()
 			say("returned %v", <-done)
+			say("leaked %d", len(ourGoroutines()))
+			for _, g := range ourGoroutines() {
+				fmt.Fprintln(os.Stderr, "leaked goroutine:", g)
+			}
 			ctx2, cancel2 := context.WithCancel(context.Background())
 			cancel2()
 			say("second %v", tr.Run(ctx2, nil))
@@ -63,4 +69,19 @@ func helperMain() int {
 		}
 	}
 	return 1
+}
+
+// ourGoroutines lists the stacks of goroutines running tray code, other than this helper's
+// own: once Run has returned there must be none (systray's own may remain; they are not ours).
+func ourGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "pcipause/tray.") && !strings.Contains(g, "pcipause/tray.helperMain") &&
+			!strings.Contains(g, "pcipause/tray.TestMain") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
