@@ -778,3 +778,45 @@ func TestHeadersAndLogs(t *testing.T) {
 		t.Error("token or secret logged")
 	}
 }
+
+// TestConcurrentCallsShareOneToken: a burst of calls on a fresh client makes one token
+// request, and after the token expires one refresh serves them all again.
+func TestConcurrentCallsShareOneToken(t *testing.T) {
+	e := newEnv(t, cxonesim.Options{})
+	c := e.client(t, cxone.BackendWEMv1, nil)
+	burst := func() {
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Get(context.Background(), rec(e.demo.RecordingID)); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+	count := func() (tokens int) {
+		for _, call := range e.sim.Calls() {
+			if call.Op == "token" {
+				tokens++
+			}
+		}
+		return tokens
+	}
+	burst()
+	if n := count(); n != 1 {
+		t.Errorf("%d token requests for a burst, want 1", n)
+	}
+	e.sim.ExpireTokens()
+	burst()
+	if n := count(); n != 2 {
+		t.Errorf("%d token requests after expiry, want 2 (one refresh)", n)
+	}
+}
