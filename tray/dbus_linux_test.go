@@ -37,8 +37,9 @@ func skipUnlessCI(t *testing.T, reason string) {
 // deadline bounds every wait in these tests; it is a hang guard, never a speed assertion.
 const deadline = 20 * time.Second
 
-// startBus runs a private D-Bus session bus for the test and returns its address.
-func startBus(t *testing.T) string {
+// startBus runs a private D-Bus session bus for the test and returns its address. env is
+// added to the bus's environment, which the services it starts on demand inherit.
+func startBus(t *testing.T, env ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
@@ -46,6 +47,7 @@ func startBus(t *testing.T) string {
 	}
 	sock := filepath.Join(t.TempDir(), "bus")
 	cmd := exec.Command(bin, "--session", "--nofork", "--nopidfile", "--address=unix:path="+sock, "--print-address=1")
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
