@@ -387,7 +387,7 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 		c.mu.Unlock()
 	}()
 
-	err := c.st.Update(func(tx *store.Tx) error {
+	err := c.st.Commit(func(tx *store.Tx) error {
 		if err := tx.PutEpisode(ep); err != nil {
 			return err
 		}
@@ -460,7 +460,7 @@ func (c *Controller) Close(ctx context.Context, cl Close) error {
 	lastClose := a.lastClose
 	c.mu.Unlock()
 
-	err := c.st.Update(func(tx *store.Tx) error {
+	err := c.st.Commit(func(tx *store.Tx) error {
 		if err := tx.DeleteEpisode(cl.AgentID, cl.Episode); err != nil {
 			return err
 		}
@@ -545,7 +545,7 @@ func removeKey(s []string, k string) []string {
 }
 
 func (c *Controller) persistEnded(ts []store.Target, why, interaction string) error {
-	err := c.st.Update(func(tx *store.Tx) error {
+	err := c.st.Commit(func(tx *store.Tx) error {
 		if interaction != "" {
 			if err := tx.DeleteInteraction(interaction); err != nil {
 				return err
@@ -638,7 +638,7 @@ func (c *Controller) auditAsync(r audit.Record) {
 
 // persist commits targets and audit records together.
 func (c *Controller) persist(ts []store.Target, rs ...audit.Record) {
-	err := c.st.Update(func(tx *store.Tx) error {
+	err := c.st.Commit(func(tx *store.Tx) error {
 		for _, t := range ts {
 			if t.Ended {
 				if err := tx.DeleteTarget(t.Target); err != nil {

@@ -38,7 +38,7 @@ func (s *syncBuffer) String() string {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	c      *Controller
 	path   string
@@ -55,6 +55,10 @@ func fastConfig() Config {
 }
 
 func newHarness(t *testing.T, be cxone.Backend, cfg Config) *harness {
+	return newHarnessTB(t, be, cfg)
+}
+
+func newHarnessTB(t testing.TB, be cxone.Backend, cfg Config) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "state.db"), logs: &syncBuffer{}}
 	h.start(be, cfg)
@@ -99,7 +103,9 @@ func (h *harness) eventually(what string, cond func() bool) {
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for: %s\nsnapshot: %+v", what, h.c.Snapshot())
+			s := h.c.Snapshot()
+			h.t.Fatalf("timed out waiting for: %s\nwindows=%d targets=%d paused=%d queue=%d limiter=%+v last error=%q",
+				what, len(s.Windows), len(s.Targets), s.Paused, s.QueueDepth, s.Limiter, s.LastError)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -122,7 +122,7 @@ func (c *Controller) finish(ctx context.Context, a *agentState, err error) {
 		c.signalLocked()
 		c.mu.Unlock()
 		if dropIntent {
-			if err := c.st.Batch(func(tx *store.Tx) error { return tx.DeleteIntent(a.id) }); err != nil {
+			if err := c.st.Commit(func(tx *store.Tx) error { return tx.DeleteIntent(a.id) }); err != nil {
 				c.fault("drop intent", err)
 			}
 		}
@@ -200,7 +200,7 @@ func (c *Controller) backoffLocked(err error, attempt int) time.Duration {
 
 // acquire waits for permission to make one call: the org-wide 429 block, then (for low
 // priority) until no pause work is running or waiting, then a token.
-func (c *Controller) acquire(ctx context.Context, p prio) error {
+func (c *Controller) acquire(ctx context.Context, p prio, cost int) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -221,11 +221,11 @@ func (c *Controller) acquire(ctx context.Context, p prio) error {
 		c.mu.Unlock()
 		if wait <= 0 && ch == nil {
 			if p == prioPause {
-				return c.lim.Wait(ctx)
+				return c.lim.WaitN(ctx, cost)
 			}
 			// Low priority never queues a reservation ahead of a pause: take a token only
 			// when one is there now.
-			r := c.lim.Reserve()
+			r := c.lim.ReserveN(time.Now(), cost)
 			d := r.Delay()
 			if d == 0 {
 				return nil
@@ -288,7 +288,11 @@ func outcome(err error) (string, int) {
 
 // call makes one rate-limited CXone call and returns its audit record.
 func (c *Controller) call(ctx context.Context, p prio, rec audit.Record, fn func(context.Context) error) (audit.Record, error) {
-	if err := c.acquire(ctx, p); err != nil {
+	cost := 1
+	if rec.Op == "list" && c.be.Name() == cxone.BackendWEMv1 {
+		cost = 2 // wem-v1 lists RECORDING and PAUSED recordings in two requests
+	}
+	if err := c.acquire(ctx, p, cost); err != nil {
 		return rec, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
@@ -325,7 +329,7 @@ func (c *Controller) commit(ts []store.Target, rs []audit.Record) {
 	if len(ts) == 0 && len(rs) == 0 {
 		return
 	}
-	err := c.st.Batch(func(tx *store.Tx) error {
+	err := c.st.Commit(func(tx *store.Tx) error {
 		for _, t := range ts {
 			if t.Ended {
 				if err := tx.DeleteTarget(t.Target); err != nil {

@@ -14,7 +14,7 @@ import (
 
 // simEnv is the simulator and a real client of one back end talking to it over HTTPS.
 type simEnv struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *cxonesim.Server
 	demo    cxonesim.Demo
 	backend string
@@ -25,6 +25,10 @@ type simEnv struct {
 var backends = []string{cxone.BackendWEMv1, cxone.BackendMask}
 
 func newSimEnv(t *testing.T, backend string, o cxonesim.Options) *simEnv {
+	return newSimEnvTB(t, backend, o)
+}
+
+func newSimEnvTB(t testing.TB, backend string, o cxonesim.Options) *simEnv {
 	t.Helper()
 	o.TLS = true
 	if o.RateLimit == 0 {

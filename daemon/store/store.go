@@ -79,6 +79,9 @@ type Store struct {
 	mu         sync.Mutex // serialises audit-only appends with Close
 	closed     bool
 	readOnly   bool
+	gmu        sync.Mutex // guards queue and leading (group commit)
+	queue      []*commitReq
+	leading    bool
 	tmpDir     string // a copy read by OpenReadOnly, removed on Close
 }
 

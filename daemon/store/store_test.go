@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -304,5 +305,39 @@ func TestUnwritableDirectoryIsAnErrorNotAMoveAside(t *testing.T) {
 	os.Mkdir(dir, 0o500)
 	if _, err := Open(filepath.Join(dir, "state.db"), Options{}, nil); err == nil {
 		t.Fatal("Open in a read-only directory succeeded")
+	}
+}
+
+func TestCommitGroupsAndIsolatesFailures(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 50
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Commit(func(tx *Tx) error {
+				if i == 7 {
+					return errors.New("refused")
+				}
+				return tx.PutIntent(Intent{AgentID: fmt.Sprint("a", i)})
+			})
+		}()
+	}
+	failed := 0
+	for range n {
+		if err := <-errs; err != nil {
+			if !strings.Contains(err.Error(), "refused") {
+				t.Errorf("unexpected error %v", err)
+			}
+			failed++
+		}
+	}
+	var ins []Intent
+	s.View(func(tx *Tx) (err error) { ins, err = tx.Intents(); return err })
+	if failed != 1 || len(ins) != n-1 {
+		t.Errorf("%d failed, %d committed; want 1 and %d", failed, len(ins), n-1)
 	}
 }
