@@ -16,13 +16,19 @@ import (
 // clipped to its monitor. With no monitor information r is clipped to screen. When r touches
 // more monitors than there are windows (or monitors overlap, as clones do), one window covers
 // the part of r inside the bounding box of those monitors: covering too much beats too little.
+//
+// An empty r means the caller does not know where the data is, and an r on no monitor means
+// its geometry is wrong: either way everything is covered.
 func pieces(r, screen image.Rectangle, monitors []image.Rectangle, windows int) []image.Rectangle {
 	r = r.Canon()
+	if r.Empty() {
+		return everywhere(screen, monitors)
+	}
 	if len(monitors) == 0 {
 		if c := r.Intersect(screen); !c.Empty() {
 			return []image.Rectangle{c}
 		}
-		return nil
+		return everywhere(screen, nil)
 	}
 	var out []image.Rectangle
 	var bound image.Rectangle
@@ -42,10 +48,23 @@ func pieces(r, screen image.Rectangle, monitors []image.Rectangle, windows int) 
 			}
 		}
 	}
+	if len(out) == 0 {
+		// Nowhere on any monitor: the geometry is wrong or stale, so cover everything.
+		return everywhere(screen, monitors)
+	}
 	if len(out) > windows || overlap {
 		return []image.Rectangle{bound}
 	}
 	return out
+}
+
+// everywhere is one rectangle over the screen and every monitor.
+func everywhere(screen image.Rectangle, monitors []image.Rectangle) []image.Rectangle {
+	r := screen
+	for _, m := range monitors {
+		r = r.Union(m)
+	}
+	return []image.Rectangle{r}
 }
 
 // labelFont is the parsed face source for labels. It is parsed once per overlay, not per label.

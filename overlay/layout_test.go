@@ -16,7 +16,8 @@ func TestPieces(t *testing.T) {
 		want     []image.Rectangle
 	}{
 		{"no randr: clipped to screen", image.Rect(-10, 500, 100, 700), nil, 2, []image.Rectangle{image.Rect(0, 500, 100, 600)}},
-		{"off screen", image.Rect(2000, 0, 2100, 10), nil, 2, nil},
+		{"off screen: cover everything", image.Rect(2000, 0, 2100, 10), nil, 2, []image.Rectangle{screen}},
+		{"on no monitor: cover everything", image.Rect(2000, 0, 2100, 10), []image.Rectangle{left, right}, 2, []image.Rectangle{screen}},
 		{"one monitor", image.Rect(10, 10, 110, 50), []image.Rectangle{left, right}, 2, []image.Rectangle{image.Rect(10, 10, 110, 50)}},
 		{"clipped to its monitor", image.Rect(700, 590, 780, 650), []image.Rectangle{left, right}, 2, []image.Rectangle{image.Rect(700, 590, 780, 600)}},
 		{"straddles two monitors", image.Rect(700, 10, 900, 50), []image.Rectangle{left, right}, 2,
@@ -27,7 +28,8 @@ func TestPieces(t *testing.T) {
 			[]image.Rectangle{image.Rect(10, 10, 50, 50)}},
 		{"non-canonical rectangle", image.Rectangle{Min: image.Pt(110, 50), Max: image.Pt(10, 10)}, []image.Rectangle{left}, 2,
 			[]image.Rectangle{image.Rect(10, 10, 110, 50)}},
-		{"empty", image.Rectangle{}, []image.Rectangle{left}, 2, nil},
+		{"unknown area: cover everything", image.Rectangle{}, []image.Rectangle{left, right}, 2, []image.Rectangle{screen}},
+		{"unknown area without randr", image.Rectangle{}, nil, 2, []image.Rectangle{screen}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,8 @@ type Options struct {
 
 // Overlay is a set of pre-created masking windows. Every method is safe for concurrent use.
 type Overlay interface {
-	// Show covers r (screen coordinates) with a solid black mask labelled with label. It only
+	// Show covers r (screen coordinates) with a solid black mask labelled with label. An empty
+	// r means the area is unknown, and the whole screen is covered: failing closed. It only
 	// configures, maps and raises pre-created windows and waits for the display server to have
 	// processed that, so it is cheap enough for the key-event path; the label is drawn just after,
 	// off that path. Calling Show again moves the mask and updates the label.
@@ -35,7 +36,8 @@ type Overlay interface {
 	// Hide unmaps the mask.
 	Hide() error
 	// Check reads the shown region back from the screen and returns an error unless every pixel
-	// is mask-coloured (black, or the label's own pixels). It fails when the mask is hidden.
+	// is mask-coloured (black, or the label's own pixels). While no mask is shown it returns an
+	// error wrapping ErrNotShown without reading anything back.
 	Check() error
 	// Close destroys the windows and stops the overlay's goroutines. It is idempotent.
 	Close() error
@@ -44,8 +46,8 @@ type Overlay interface {
 var (
 	// ErrClosed is returned by calls on a closed overlay.
 	ErrClosed = errors.New("overlay closed")
-	// ErrNotShown is returned by Check when nothing has been shown yet.
-	ErrNotShown = errors.New("overlay never shown")
+	// ErrNotShown is returned by Check while no mask is shown (never shown, or hidden).
+	ErrNotShown = errors.New("no mask shown")
 )
 
 // New connects to the display and pre-creates the hidden mask windows. Cancelling ctx closes

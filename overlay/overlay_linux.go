@@ -28,13 +28,13 @@ type x11Overlay struct {
 	screen image.Rectangle
 	hasRR  bool
 	font   *labelFont
+	gc     xproto.Gcontext // for label copies, used only on the event goroutine
 
 	wins []*maskWin // fixed after newPlatform
 
 	mu       sync.Mutex
 	closed   bool
 	shown    bool
-	everShow bool
 	rect     image.Rectangle
 	label    string
 	monitors []image.Rectangle
@@ -121,8 +121,15 @@ func (o *x11Overlay) setup(n int) error {
 			uint32(len(name)), []byte(name))
 		o.wins = append(o.wins, &maskWin{id: id})
 	}
-	o.conn.Sync()
-	return nil
+	gc, err := xproto.NewGcontextId(o.conn)
+	if err != nil {
+		return fmt.Errorf("allocate gc id: %w", err)
+	}
+	if err := xproto.CreateGCChecked(o.conn, gc, xproto.Drawable(o.wins[0].id), 0, nil).Check(); err != nil {
+		return fmt.Errorf("create gc: %w", err)
+	}
+	o.gc = gc
+	return o.sync()
 }
 
 func (o *x11Overlay) queryMonitors() []image.Rectangle {
@@ -159,7 +166,7 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 	relabel := label != o.label
 	o.label = label
 	o.rect = r
-	o.shown, o.everShow = true, true
+	o.shown = true
 	redraw := o.place(r)
 	if relabel {
 		for _, w := range o.wins {
@@ -169,10 +176,21 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 		}
 	}
 	o.mu.Unlock()
-	o.conn.Sync()
+	if err := o.sync(); err != nil {
+		return fmt.Errorf("overlay show: %w", err)
+	}
 	// The mask is up; the label follows on the event goroutine via Expose.
 	for _, w := range redraw {
 		xproto.ClearArea(o.conn, true, w.id, 0, 0, 0, 0)
+	}
+	return nil
+}
+
+// sync waits until the server has processed every request sent so far. Unlike xgb's Sync it
+// reports a lost connection, so a mask that cannot be shown is an error, not silence.
+func (o *x11Overlay) sync() error {
+	if _, err := xproto.GetInputFocus(o.conn).Reply(); err != nil {
+		return fmt.Errorf("display connection: %w", err)
 	}
 	return nil
 }
@@ -223,7 +241,9 @@ func (o *x11Overlay) Move(r image.Rectangle) error {
 	}
 	redraw := o.place(r)
 	o.mu.Unlock()
-	o.conn.Sync()
+	if err := o.sync(); err != nil {
+		return fmt.Errorf("overlay move: %w", err)
+	}
 	for _, w := range redraw {
 		xproto.ClearArea(o.conn, true, w.id, 0, 0, 0, 0)
 	}
@@ -244,7 +264,9 @@ func (o *x11Overlay) Hide() error {
 		}
 	}
 	o.mu.Unlock()
-	o.conn.Sync()
+	if err := o.sync(); err != nil {
+		return fmt.Errorf("overlay hide: %w", err)
+	}
 	return nil
 }
 
@@ -268,11 +290,10 @@ func (o *x11Overlay) Check() error {
 		o.mu.Unlock()
 		return ErrClosed
 	}
-	if !o.everShow {
+	if !o.shown {
 		o.mu.Unlock()
-		return ErrNotShown
+		return fmt.Errorf("overlay check: %w", ErrNotShown)
 	}
-	shown := o.shown
 	type want struct {
 		r   image.Rectangle
 		lbl *image.Gray
@@ -283,19 +304,12 @@ func (o *x11Overlay) Check() error {
 			ws = append(ws, want{w.r, w.lbl})
 		}
 	}
-	if len(ws) == 0 {
-		// Hidden (or clipped away entirely): check where the mask was asked to be, so a hidden
-		// mask reports the region as uncovered from what the screen really shows.
-		for _, p := range pieces(o.rect, o.screen, o.monitors, len(o.wins)) {
-			ws = append(ws, want{r: p})
-		}
-	}
 	o.mu.Unlock()
+	if len(ws) == 0 {
+		return errors.New("overlay check: shown but no mask window is mapped")
+	}
 	for _, w := range ws {
 		if err := o.checkPiece(w.r, w.lbl); err != nil {
-			if !shown {
-				return fmt.Errorf("overlay check: mask hidden: %w", err)
-			}
 			return fmt.Errorf("overlay check: %w", err)
 		}
 	}
@@ -441,14 +455,8 @@ func (o *x11Overlay) drawLabel(id xproto.Window) {
 	}
 	sz := lbl.Bounds().Size()
 	at := centre(sz, r.Dx(), r.Dy())
-	gc, err := xproto.NewGcontextId(o.conn)
-	if err != nil {
-		return
-	}
-	xproto.CreateGC(o.conn, gc, xproto.Drawable(w.id), 0, nil)
-	xproto.CopyArea(o.conn, xproto.Drawable(w.pixmap), xproto.Drawable(w.id), gc, 0, 0,
+	xproto.CopyArea(o.conn, xproto.Drawable(w.pixmap), xproto.Drawable(w.id), o.gc, 0, 0,
 		int16(at.X), int16(at.Y), uint16(sz.X), uint16(sz.Y))
-	xproto.FreeGC(o.conn, gc)
 }
 
 // upload puts a grey label image into a new server-side pixmap, in strips that respect the
@@ -462,13 +470,6 @@ func (o *x11Overlay) upload(w *maskWin, img *image.Gray) error {
 	if err := xproto.CreatePixmapChecked(o.conn, o.depth, pm, xproto.Drawable(w.id), uint16(sz.X), uint16(sz.Y)).Check(); err != nil {
 		return fmt.Errorf("create pixmap: %w", err)
 	}
-	gc, err := xproto.NewGcontextId(o.conn)
-	if err != nil {
-		xproto.FreePixmap(o.conn, pm)
-		return fmt.Errorf("allocate gc id: %w", err)
-	}
-	xproto.CreateGC(o.conn, gc, xproto.Drawable(pm), 0, nil)
-	defer xproto.FreeGC(o.conn, gc)
 	maxBytes := int(xproto.Setup(o.conn).MaximumRequestLength)*4 - 64
 	rows := max(1, maxBytes/(4*sz.X))
 	for y0 := 0; y0 < sz.Y; y0 += rows {
@@ -480,7 +481,7 @@ func (o *x11Overlay) upload(w *maskWin, img *image.Gray) error {
 				buf = append(buf, v, v, v, 0)
 			}
 		}
-		xproto.PutImage(o.conn, xproto.ImageFormatZPixmap, xproto.Drawable(pm), gc,
+		xproto.PutImage(o.conn, xproto.ImageFormatZPixmap, xproto.Drawable(pm), o.gc,
 			uint16(sz.X), uint16(y1-y0), 0, int16(y0), 0, o.depth, buf)
 	}
 	w.pixmap = pm

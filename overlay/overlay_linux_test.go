@@ -4,6 +4,7 @@ package overlay
 
 import (
 	"context"
+	"errors"
 	"image"
 	"io"
 	"log"
@@ -117,8 +118,8 @@ func TestShowHideCheck(t *testing.T) {
 	p.window(image.Rect(50, 50, 800, 300), true, 0) // white "application" under the field
 	o := newTestOverlay(t, env.Display)
 
-	if err := o.Check(); err == nil {
-		t.Fatal("Check before any Show: want error")
+	if err := o.Check(); !errors.Is(err, ErrNotShown) {
+		t.Fatalf("Check before any Show = %v, want ErrNotShown", err)
 	}
 	tests := []struct {
 		name    string
@@ -137,7 +138,7 @@ func TestShowHideCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := o.Check()
-			if (err != nil) != tt.wantErr {
+			if (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, ErrNotShown)) {
 				t.Fatalf("Check() = %v, want error %v", err, tt.wantErr)
 			}
 			for _, w := range o.wins[:1] {
@@ -146,6 +147,29 @@ func TestShowHideCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestUnknownAreaCoversScreen(t *testing.T) {
+	env := xenv.ForTest(t, xenv.Options{NoWM: true})
+	p := newPeer(t, env.Display)
+	p.window(image.Rect(50, 50, 400, 300), true, 0)
+	o := newTestOverlay(t, env.Display)
+	for _, r := range []image.Rectangle{{}, image.Rect(5000, 5000, 5100, 5050)} {
+		if err := o.Show(r, testLabel); err != nil {
+			t.Fatal(err)
+		}
+		g, err := xproto.GetGeometry(p.conn, xproto.Drawable(o.wins[0].id)).Reply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := image.Rect(int(g.X), int(g.Y), int(g.X)+int(g.Width), int(g.Y)+int(g.Height))
+		if want := (image.Rectangle{Max: env.Size}); got != want {
+			t.Errorf("Show(%v): mask at %v, want the whole screen %v", r, got, want)
+		}
+		if err := o.Check(); err != nil {
+			t.Errorf("Show(%v): %v", r, err)
+		}
 	}
 }
 
@@ -403,4 +427,42 @@ func BenchmarkShow(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(ds[len(ds)-1].Microseconds()), "max-µs")
+}
+
+func TestDisplayLost(t *testing.T) {
+	env := xenv.ForTest(t, xenv.Options{NoWM: true})
+	o, err := New(context.Background(), Options{Display: env.Display}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Show(image.Rect(10, 10, 100, 40), testLabel); err != nil {
+		t.Fatal(err)
+	}
+	env.Close() // the X server goes away under the overlay
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Show", func() error { return o.Show(image.Rect(0, 0, 10, 10), "") }},
+		{"Move", func() error { return o.Move(image.Rect(5, 5, 10, 10)) }},
+		{"Check", o.Check},
+		{"Hide", o.Hide},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- c.call() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatalf("%s with the display gone: want an error", c.name)
+				}
+			case <-time.After(time.Minute): // a hang detector, not a speed assertion
+				t.Fatalf("%s hung with the display gone", c.name)
+			}
+		})
+	}
+	if err := o.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 }
