@@ -24,7 +24,12 @@ done
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cp "$bindir/pcipause.exe" "$bindir/pcipause-session.exe" "$stage/"
-cp "$example" "$stage/pcipause.example.toml"
+# The annotated example spells out the Linux paths; on Windows the defaults under
+# %ProgramData%\pcipause apply, so the [paths] keys are commented out in the MSI's copy.
+awk '/^\[/ { inpaths = ($0 ~ /^\[paths\][[:space:]]*(#.*)?$/) }
+	inpaths && /^[A-Za-z_]+[[:space:]]*=/ { print "# " $0; next }
+	{ print }' "$example" >"$stage/pcipause.example.toml"
+grep -q '^# credential = ' "$stage/pcipause.example.toml" || { echo "build-msi: [paths] not found in $example" >&2; exit 1; }
 cp "$here/pcipause.wxs" "$stage/"
 
 public="CXONE_BACKEND;CXONE_ORG;CXONE_TENANT;CLIENT_ID;AGENT_MAPPING;CLIENT_SECRET;CLIENT_SECRET_FILE"
@@ -41,9 +46,11 @@ else
 fi
 # HideTarget (0x2000), which wixl drops: Windows Installer then logs neither the custom action's
 # command line nor its data, so CLIENT_SECRET stays out of verbose logs.
-type=$(msiinfo export "$tmp" CustomAction | awk -F'\t' '$1=="ConfigurePcipause"{print $2}')
-[[ -n $type ]] || { echo "build-msi: no ConfigurePcipause custom action" >&2; exit 1; }
-msibuild "$tmp" -q "UPDATE \`CustomAction\` SET \`Type\` = $((type | 0x2000)) WHERE \`Action\` = 'ConfigurePcipause'"
+for ca in ConfigurePcipause StoreClientSecret; do
+	type=$(msiinfo export "$tmp" CustomAction | awk -F'\t' -v ca=$ca '$1==ca{print $2}')
+	[[ -n $type ]] || { echo "build-msi: no $ca custom action" >&2; exit 1; }
+	msibuild "$tmp" -q "UPDATE \`CustomAction\` SET \`Type\` = $((type | 0x2000)) WHERE \`Action\` = '$ca'"
+done
 msibuild "$tmp" -q "UPDATE \`InstallExecuteSequence\` SET \`Sequence\` = 1401 WHERE \`Action\` = 'RemoveExistingProducts'"
 mv -f "$tmp" "$out"
 echo "build-msi: wrote $out"
