@@ -93,7 +93,7 @@ func TestMSITables(t *testing.T) {
 		{"ServiceControl", "PcipauseServiceControl", 2, eq("163"), "start/stop/remove events"},
 		{"CustomAction", "ConfigurePcipause", 1, flags(18 | 0x400 | 0x800 | 0x2000), "deferred, elevated, hidden-target exe action"},
 		{"CustomAction", "ConfigurePcipause", 3, has(`configure --msi `, `"CXONE_ORG=[CXONE_ORG]"`, `"AGENT_MAPPING=[AGENT_MAPPING]"`), "configure command line"},
-		{"CustomAction", "StoreClientSecret", 1, flags(18|0x400|0x800|0x2000), "deferred, elevated, hidden-target secret action"},
+		{"CustomAction", "StoreClientSecret", 1, flags(18 | 0x400 | 0x800 | 0x2000), "deferred, elevated, hidden-target secret action"},
 		{"CustomAction", "StoreClientSecret", 3, has(`"CLIENT_SECRET=[CLIENT_SECRET][CustomActionData]"`, `"CLIENT_SECRET_FILE=[CLIENT_SECRET_FILE]"`), "secret command line"},
 		{"CustomAction", "SetStoreClientSecretData", 3, eq("[CLIENT_SECRET]"), "secret as the action's data"},
 		{"CustomAction", "ForgetClientSecret", 2, eq("CLIENT_SECRET"), "secret property emptied after scheduling"},
