@@ -28,6 +28,7 @@ var Displays = [2]int{70, 74}
 type Env struct {
 	Display    string // ":70"
 	XAuthority string // path of the authority file
+	DBus       string // session bus address after SessionBus, else ""
 	dir        string
 }
 
@@ -39,7 +40,41 @@ func (e *Env) Environ() []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "DISPLAY="+e.Display, "XAUTHORITY="+e.XAuthority)
+	out = append(out, "DISPLAY="+e.Display, "XAUTHORITY="+e.XAuthority)
+	if e.DBus != "" {
+		out = append(out, "DBUS_SESSION_BUS_ADDRESS="+e.DBus, "NO_AT_BRIDGE=0", "GTK_MODULES=gail:atk-bridge")
+	}
+	return out
+}
+
+// SessionBus starts a private D-Bus session bus for the display (so the AT-SPI bus launcher
+// can be activated on it), points this process's DBUS_SESSION_BUS_ADDRESS at it for the
+// test, and stops it at cleanup.
+func (e *Env) SessionBus(t *testing.T) {
+	t.Helper()
+	Need(t, "dbus-daemon")
+	cmd := e.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	line := make([]byte, 0, 256)
+	b := make([]byte, 1)
+	for {
+		if _, err := out.Read(b); err != nil {
+			t.Fatalf("dbus-daemon address: %v", err)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
+	}
+	e.DBus = strings.TrimSpace(string(line))
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", e.DBus)
 }
 
 // Command builds a command that runs on the private display.
