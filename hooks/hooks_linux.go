@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 
+	"pcipause/hooks/atspi"
 	"pcipause/hooks/card"
 	"pcipause/hooks/x11"
 )
@@ -48,6 +50,8 @@ type x11State struct {
 	active       xproto.Window
 	windows      map[xproto.Window]Window        // client windows reported by Focus
 	frames       map[xproto.Window]xproto.Window // frame or client -> client
+	lastField    atspi.Field                     // last AT-SPI focus, possibly ahead of the X focus change
+	curField     Field
 	clipPAN      bool
 	primaryPAN   bool
 	lastClipSent bool
@@ -90,6 +94,24 @@ func (s *x11Source) Run(ctx context.Context, started chan<- error, sink Sink) er
 	}()
 	defer func() { c.Close(); <-readerDone }()
 
+	fields := make(chan atspi.Field, 16)
+	if !s.opts.NoAccessibility {
+		actx, acancel := context.WithCancel(ctx)
+		adone := make(chan struct{})
+		go func() { // owned by Run: cancelled and waited for below; connects in the background
+			defer close(adone)
+			a, err := atspi.Connect(actx, s.log)
+			if err != nil {
+				s.log.Info("accessibility off: whole windows are masked", "reason", err)
+				return
+			}
+			if err := a.Run(actx, fields); err != nil {
+				s.log.Warn("accessibility events stopped", "err", err)
+			}
+		}()
+		defer func() { acancel(); <-adone }()
+	}
+
 	if active, err := c.ActiveWindow(st.atoms); err == nil && active != 0 {
 		st.focus(active)
 	}
@@ -111,6 +133,8 @@ func (s *x11Source) Run(ctx context.Context, started chan<- error, sink Sink) er
 			st.event(ev)
 		case sel := <-c.Selections():
 			st.selectionOwner(sel)
+		case f := <-fields:
+			st.field(f)
 		}
 	}
 }
@@ -315,7 +339,43 @@ func (st *x11State) focus(w xproto.Window) {
 		}
 	}
 	st.windows[w] = win
-	st.sink.Focus(Focus{Window: win})
+	st.curField = Field{}
+	if lf := st.lastField; lf.PID != 0 && lf.PID == win.PID && time.Since(lf.At) < fieldFresh {
+		st.curField = fieldIn(lf, win)
+	}
+	st.sink.Focus(Focus{Window: win, Field: st.curField})
+}
+
+// fieldFresh is how long an AT-SPI focus event that came before the X focus change is
+// still taken to describe the newly active window.
+const fieldFresh = 2 * time.Second
+
+// field handles an AT-SPI focus change: a new field inside the active window.
+func (st *x11State) field(f atspi.Field) {
+	st.lastField = f
+	win, ok := st.windows[st.active]
+	if !ok || win.PID == 0 || win.PID != f.PID {
+		return // another process's object, or ahead of the X focus change
+	}
+	fld := fieldIn(f, win)
+	if fld == st.curField {
+		return
+	}
+	st.curField = fld
+	st.sink.Focus(Focus{Window: win, Field: fld})
+}
+
+// fieldIn converts an AT-SPI field. Its bounds are kept only for text fields lying inside
+// the window: a mask on a stale or wrong rectangle would leave the real field bare, so
+// anything doubtful falls back to the whole window.
+func fieldIn(f atspi.Field, win Window) Field {
+	fld := Field{Role: f.Role, Label: f.Label, Bounds: f.Bounds}
+	textual := strings.Contains(f.Role, "text") || strings.Contains(f.Role, "entry") || f.Role == "spin button"
+	slack := win.Bounds.Inset(-2)
+	if !textual || win.Bounds.Empty() || !f.Bounds.In(slack) {
+		fld.Bounds = image.Rectangle{}
+	}
+	return fld
 }
 
 func (st *x11State) geometry(w xproto.Window) {

@@ -301,3 +301,30 @@ func BenchmarkX11KeyArrival(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	}
 }
+
+// TestX11SourceZenityField checks that a GTK form's focused entry is reported with its role,
+// label and bounds (AT-SPI on a private session bus) as part of the focus.
+func TestX11SourceZenityField(t *testing.T) {
+	xvfbtest.Need(t, "zenity", "xdotool", "dbus-daemon")
+	if _, err := os.Stat("/usr/libexec/at-spi-bus-launcher"); err != nil {
+		t.Skip("at-spi2-core is not installed (make deps installs it)")
+	}
+	env := xvfbtest.New(t, true)
+	env.SessionBus(t)
+	rec := startSource(t, env, Options{NoClipboard: true})
+	z := env.Start(t, "zenity", "--forms", "--title=Payment", "--add-entry=Card number", "--add-entry=Name")
+	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(z.Process.Pid)))[0]
+	env.Output(t, "xdotool", "windowactivate", "--sync", wid)
+	f := rec.next(t, "focus on the card entry", func(e any) bool {
+		f, ok := e.(Focus)
+		return ok && f.Window.PID == z.Process.Pid && f.Field.Label == "Card number"
+	}).(Focus)
+	if f.Field.Role != "text" || f.Field.Bounds.Empty() || !f.Field.Bounds.In(f.Window.Bounds) {
+		t.Fatalf("field %+v in window %v", f.Field, f.Window.Bounds)
+	}
+	env.Output(t, "xdotool", "key", "Tab")
+	rec.next(t, "focus on the name entry", func(e any) bool {
+		f, ok := e.(Focus)
+		return ok && f.Window.PID == z.Process.Pid && f.Field.Label == "Name"
+	})
+}
