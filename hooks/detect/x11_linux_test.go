@@ -199,3 +199,54 @@ func ownClipboard(t *testing.T, env *xvfbtest.Env, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGuardFieldRuleOnZenity: a field rule by label masks a GTK form's card entry as soon as
+// it gets the focus, before any key, and releases it after the hold-down when the agent tabs
+// away with the field empty.
+func TestGuardFieldRuleOnZenity(t *testing.T) {
+	xvfbtest.Need(t, "zenity", "xdotool", "dbus-daemon")
+	env := xvfbtest.New(t, true)
+	env.SessionBus(t)
+	m := &chanMasker{calls: make(chan string, 256)}
+	r := chanReporter{open: make(chan detect.Episode, 4), close: make(chan detect.Episode, 4)}
+	cfg := detect.Config{Fields: []detect.FieldRule{{
+		Name: "card_entry", App: detect.AppMatch{Exe: detect.MustPattern("zenity")}, Label: detect.MustPattern("card number"),
+	}}}
+	g := detect.NewGuard(cfg, m, r, nil)
+	defer g.Close()
+	src, err := hooks.New(hooks.Options{Display: env.Display, XAuthority: env.XAuthority, NoClipboard: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started, done := make(chan error, 1), make(chan error, 1)
+	go func() { done <- src.Run(ctx, started, g) }()
+	defer func() { cancel(); <-done }()
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	z := env.Start(t, "zenity", "--forms", "--title=Payment", "--add-entry=Card number", "--add-entry=Name")
+	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(z.Process.Pid)))[0]
+	env.Output(t, "xdotool", "windowactivate", "--sync", wid)
+
+	ep := wait(t, "field rule open", r.open)
+	if ep.Trigger != detect.TriggerFieldRule || ep.Field != "card_entry" || ep.Exe != "zenity" {
+		t.Fatalf("episode %+v", ep)
+	}
+	if got := wait(t, "mask", m.calls); got != "show "+detect.LabelField {
+		t.Fatalf("mask call %q", got)
+	}
+	m.mu.Lock()
+	rect := m.rect
+	m.mu.Unlock()
+	if rect.Empty() || rect.Dx() > 600 || rect.Dy() > 80 {
+		t.Fatalf("mask %v is not the entry's area", rect)
+	}
+	env.Output(t, "xdotool", "key", "Tab")
+	if c := wait(t, "close", r.close); c.ID != ep.ID {
+		t.Fatalf("closed %+v", c)
+	}
+	if got := wait(t, "hide", m.calls); got != "hide" {
+		t.Fatalf("after tab away: %q", got)
+	}
+}
