@@ -745,3 +745,20 @@ func TestTrayWithoutSessionBus(t *testing.T) {
 		})
 	}
 }
+
+// TestTrayCancelledBeforeStart: the helper shuts down before the tray started. Run returns
+// nil at once and leaves nothing running.
+func TestTrayCancelledBeforeStart(t *testing.T) {
+	addr := startBus(t)
+	startWatcher(t, addr)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", helperEnv+"_CANCELLED=1", "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	// The loop may have applied the first status before it saw the cancel.
+	if got := dropApplied(string(out)); got != "returned <nil>\nleaked 0\n" {
+		t.Fatalf("helper said %q", got)
+	}
+}

@@ -7,3 +7,6 @@ var SetClipboardText = setClipboardText
 
 // OnApplied sets the hook the loop calls once a status reached the native tray.
 func (t *Tray) OnApplied(f func(Status)) { t.applied = f }
+
+// DropApplied is dropApplied.
+var DropApplied = dropApplied

@@ -39,6 +39,13 @@ func helperMain() int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if os.Getenv(helperEnv+"_CANCELLED") == "1" {
+		// Shut down before the tray ever started: Run must return nil, not hang or panic.
+		cancel()
+		say("returned %v", tr.Run(ctx, nil))
+		say("leaked %d", len(ourGoroutines()))
+		return 0
+	}
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() { done <- tr.Run(ctx, started) }()
@@ -84,4 +91,15 @@ func ourGoroutines() []string {
 		}
 	}
 	return out
+}
+
+// dropApplied removes the helper's "applied" lines from its output.
+func dropApplied(out string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.HasPrefix(l, "applied ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
 }

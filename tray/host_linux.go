@@ -116,7 +116,11 @@ func (h *sniHost) preload(v view) {
 	systray.SetTooltip(v.tooltip)
 }
 
+// quit ends systray's loop; on Linux that only closes a channel, safe at any time.
 func (h *sniHost) quit() { systray.Quit() }
+
+func (h *sniHost) ready()     {}
+func (h *sniHost) afterLoop() {}
 
 func (h *sniHost) facts() map[string]string {
 	p := "absent"

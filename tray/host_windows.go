@@ -3,6 +3,7 @@ package tray
 import (
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"fyne.io/systray"
 	"golang.org/x/sys/windows"
@@ -20,6 +21,7 @@ const (
 // its window (then systray.Quit alone would post to nowhere).
 type shellHost struct {
 	threadID uint32
+	hasTray  atomic.Bool // systray created its window and icon
 }
 
 // newHost runs on the goroutine (and locked OS thread) that will run the message loop.
@@ -30,11 +32,24 @@ func newHost(log *slog.Logger) (host, error) {
 	return &shellHost{threadID: windows.GetCurrentThreadId()}, nil
 }
 
+// quit ends the message loop. systray.Quit may only run once systray has registered: before
+// that it calls a nil exit callback and panics. Until then, and in case systray never gets
+// a window, WM_QUIT posted to the loop's thread ends the loop instead.
 func (h *shellHost) quit() {
-	systray.Quit() // removes the icon and closes systray's window
+	if h.hasTray.Load() {
+		systray.Quit() // removes the icon and closes systray's window
+		return
+	}
 	// An error means the loop's thread has gone already: nothing left to stop.
 	_ = postThreadMessage(h.threadID, wmQuit, 0, 0)
 }
+
+func (h *shellHost) ready() { h.hasTray.Store(true) }
+
+// afterLoop removes the icon in case the tray came up while quit took the WM_QUIT path.
+// systray.Run has registered by now, so systray.Quit is safe; it runs once per process, so
+// after an earlier call it does nothing.
+func (h *shellHost) afterLoop() { systray.Quit() }
 
 func (h *shellHost) facts() map[string]string {
 	return map[string]string{"tray host": "Windows notification area (Shell_NotifyIcon)"}

@@ -20,6 +20,10 @@ type host interface {
 	quit()
 	// facts describes the host for "Copy diagnostics" (e.g. whether a tray host is present).
 	facts() map[string]string
+	// ready is called once systray has created the native tray (from onReady).
+	ready()
+	// afterLoop runs once systray's loop has returned, to finish what quit could not.
+	afterLoop()
 	// preload hands systray the first icon, title and tooltip before its loop starts, where
 	// the platform needs that (see the Linux host).
 	preload(v view)
@@ -73,6 +77,7 @@ func (t *Tray) run(ctx context.Context, report func(error)) error {
 		if stopped {
 			return
 		}
+		h.ready()
 		systray.SetTitle("pcipause")
 		m := &menu{
 			state:   systray.AddMenuItem("", "Current state"),
@@ -96,6 +101,7 @@ func (t *Tray) run(ctx context.Context, report func(error)) error {
 	mu.Lock()
 	stopped = true
 	mu.Unlock()
+	h.afterLoop()
 	stopLoop()
 	wg.Wait()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,4 +191,20 @@ func iconPixels(t *testing.T, bm windows.Handle, size int) []byte {
 		t.Fatalf("GetDIBits read %d lines, want %d", n, size)
 	}
 	return buf
+}
+
+// TestWinRunCancelledBeforeStart: shutting down before the tray started must neither hang
+// nor panic (systray.Quit before systray registered would call a nil callback). It runs in a
+// child process because the tray loop runs once per process.
+func TestWinRunCancelledBeforeStart(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PCIPAUSE_TRAY_TEST_HELPER=1", "PCIPAUSE_TRAY_TEST_HELPER_CANCELLED=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	// The loop may have applied the first status before it saw the cancel.
+	if got := tray.DropApplied(strings.ReplaceAll(string(out), "\r\n", "\n")); got != "returned <nil>\nleaked 0\n" {
+		t.Fatalf("helper said %q", got)
+	}
 }
