@@ -66,6 +66,7 @@ func TestSessionAutostartFiles(t *testing.T) {
 	for _, tc := range []struct{ file, got, want string }{
 		{"desktop", keys["Type"], "Application"},
 		{"desktop", keys["Exec"], "/usr/bin/pcipause-session"},
+		{"desktop", keys["TryExec"], "/usr/bin/pcipause-session"}, // inert once the package is removed
 		{"desktop", keys["NoDisplay"], "true"},
 		{"desktop", keys["Terminal"], "false"},
 		// systemd sessions start the user unit instead; the generator must not add a second.
