@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"pcipause/daemon/config"
+	"pcipause/daemon/server"
 	"pcipause/daemon/svcctl"
 )
 
@@ -26,12 +27,9 @@ func init() {
 		run: runService})
 }
 
-// serverRun is the service runtime. Until the daemon's server package lands it blocks until the
-// service is stopped, so the service manager sees a healthy process.
+// serverRun is the service runtime; a variable so the command's tests can stand in for it.
 var serverRun = func(ctx context.Context, configPath string, log *slog.Logger) error {
-	log.Warn("service runtime not linked in this build: idling until stopped", "config", configPath)
-	<-ctx.Done()
-	return nil
+	return server.Run(ctx, server.Options{ConfigPath: configPath, Log: log})
 }
 
 func cliLogger(stderr io.Writer) *slog.Logger {

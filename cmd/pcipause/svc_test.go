@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,16 +60,42 @@ func TestServiceCommandsRoot(t *testing.T) {
 	}
 }
 
-// `pcipause service --foreground` runs until its context ends and then returns cleanly.
-func TestServiceForegroundStops(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var errOut bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"service", "--foreground", "--config", filepath.Join(t.TempDir(), "none.toml")}, &bytes.Buffer{}, &errOut)
-	}()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("service --foreground: %v", err)
+// `pcipause service --foreground` runs the runtime until its context ends and returns cleanly;
+// a runtime that fails makes the command fail with its error.
+func TestServiceForeground(t *testing.T) {
+	prev := serverRun
+	t.Cleanup(func() { serverRun = prev })
+	for _, tc := range []struct {
+		name    string
+		runtime func(ctx context.Context, cfg string, log *slog.Logger) error
+		wantErr string
+	}{
+		{"stops with its context", func(ctx context.Context, _ string, _ *slog.Logger) error { <-ctx.Done(); return ctx.Err() }, ""},
+		{"runtime fails", func(context.Context, string, *slog.Logger) error { return errors.New("ipc: address in use") }, "service: ipc: address in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotCfg string
+			serverRun = func(ctx context.Context, cfg string, log *slog.Logger) error {
+				gotCfg = cfg
+				return tc.runtime(ctx, cfg, log)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			cfg := filepath.Join(t.TempDir(), "none.toml")
+			var errOut bytes.Buffer
+			err := run(ctx, []string{"service", "--foreground", "--config", cfg}, &bytes.Buffer{}, &errOut)
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("service --foreground: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			if gotCfg != cfg {
+				t.Errorf("runtime got config %q, want %q", gotCfg, cfg)
+			}
+			if !strings.Contains(errOut.String(), "pcipause service starting") {
+				t.Errorf("no start line in the foreground log:\n%s", errOut.String())
+			}
+		})
 	}
 }
