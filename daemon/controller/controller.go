@@ -339,7 +339,8 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 			return fmt.Errorf("pci open: %w", err)
 		}
 	}
-	if o.Reason == "" {
+	if !reasonCode(o.Reason) {
+		// CXone takes an upper-case code; anything else would be refused and the pause lost.
 		o.Reason = ReasonPCIDetected
 	}
 	if o.At.IsZero() {
@@ -627,6 +628,19 @@ func (c *Controller) fault(op string, err error) {
 	c.lat = time.Now()
 	c.mu.Unlock()
 	c.log.Error("controller fault", "op", op, "err", err)
+}
+
+// reasonCode reports an upper-case code such as PCI_DATA_DETECTED.
+func reasonCode(s string) bool {
+	if s == "" || len(s) > 64 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
