@@ -218,6 +218,21 @@ func TestLocalMasksAndPauses(t *testing.T) {
 	if os.Getenv("PCIPAUSE_E2E_FULL") != "" {
 		matrix = fullMatrix()
 	}
+	if sel := os.Getenv("PCIPAUSE_E2E_CASES"); sel != "" {
+		// e.g. "xterm/80ms/plain,xterm/20ms/grouped": run these, in this order.
+		all := map[string]entryCase{}
+		for _, c := range fullMatrix() {
+			all[c.String()] = c
+		}
+		matrix = nil
+		for _, name := range strings.Split(sel, ",") {
+			c, ok := all[strings.TrimSpace(name)]
+			if !ok {
+				t.Fatalf("PCIPAUSE_E2E_CASES: unknown case %q (want app/Nms/plain|grouped)", name)
+			}
+			matrix = append(matrix, c)
+		}
+	}
 	env := xenv.ForTest(t, xenv.Options{}, "ffmpeg", "tesseract", "xterm", "zenity", "yad", "python3", "go")
 	local := startLocal(t, env)
 	for i, c := range matrix {
@@ -229,6 +244,7 @@ func TestLocalMasksAndPauses(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer app.Close()
+			t.Logf("%s: window %s at %v", c, app.Window, app.Rect)
 			text := testPAN
 			if c.grouped {
 				text = "4111 1111 1111 1111"
