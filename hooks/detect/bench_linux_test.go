@@ -119,6 +119,14 @@ func BenchmarkKeyToMask(b *testing.B) {
 		b.ReportMetric(float64(lat[n/2].Microseconds()), "p50-µs")
 		b.ReportMetric(float64(lat[(n-1)*99/100].Microseconds()), "p99-µs")
 		b.ReportMetric(float64(lat[n-1].Microseconds()), "max-µs")
+		// Share of masks slower than one keystroke at 5 ms per key (what masking at the 6th
+		// digit can afford) and than three (what masking at the 4th can).
+		over := func(d time.Duration) float64 {
+			i := sort.Search(n, func(i int) bool { return lat[i] > d })
+			return 100 * float64(n-i) / float64(n)
+		}
+		b.ReportMetric(over(5*time.Millisecond), "%>5ms")
+		b.ReportMetric(over(15*time.Millisecond), "%>15ms")
 	}
 }
 

@@ -81,7 +81,9 @@ func Dial(ctx context.Context, displayName, authFile string) (*Conn, error) {
 		return nil, fmt.Errorf("x11 dial %s: %w", displayName, err)
 	}
 	c := &Conn{
-		raw:        make(chan RawEvent, 256),
+		// Sized so that the reader never blocks on it in practice: while it is full, xgb's
+		// reader waits, and so does any reply the source's loop is waiting for.
+		raw:        make(chan RawEvent, 4096),
 		selections: make(chan SelectionEvent, 16),
 		done:       make(chan struct{}),
 	}
