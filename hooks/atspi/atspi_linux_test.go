@@ -35,6 +35,7 @@ func TestZenityFormFocus(t *testing.T) {
 	go func() { done <- c.Run(ctx, out) }()
 	defer func() { cancel(); <-done }()
 
+	t.Logf("%v start zenity", time.Now().Format("05.000"))
 	z := env.Start(t, "zenity", "--forms", "--title=Payment", "--add-entry=Card number", "--add-entry=Name")
 	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(z.Process.Pid)))[0]
 	env.Output(t, "xdotool", "windowactivate", "--sync", wid)
@@ -44,6 +45,7 @@ func TestZenityFormFocus(t *testing.T) {
 	for len(seen) < 2 {
 		select {
 		case f := <-out:
+			t.Logf("%v %d %q %q %v", time.Now().Format("05.000"), f.PID, f.Role, f.Label, f.Bounds)
 			if f.PID == z.Process.Pid && f.Role == "text" {
 				seen[f.Label] = f
 			}

@@ -3,8 +3,10 @@
 package detect_test
 
 import (
+	"bytes"
 	"context"
 	"image"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,10 +78,24 @@ func TestGuardOnXterm(t *testing.T) {
 	env := xvfbtest.New(t, true)
 	m := &chanMasker{calls: make(chan string, 256)}
 	r := chanReporter{open: make(chan detect.Episode, 4), close: make(chan detect.Episode, 4)}
-	g := detect.NewGuard(detect.Config{}, m, r, nil)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g := detect.NewGuard(detect.Config{}, m, r, log)
 	defer g.Close()
+	defer func() {
+		// Invariant 1: nothing the guard or the source logged holds the digits typed or pasted.
+		out := logs.String()
+		if !strings.Contains(out, "pci window open") {
+			t.Error("debug log is empty: the check below would prove nothing")
+		}
+		for _, s := range []string{"4111111111111111", "4111 1111", "41111111"} {
+			if strings.Contains(out, s) {
+				t.Error("card digits in the log")
+			}
+		}
+	}()
 
-	src, err := hooks.New(hooks.Options{Display: env.Display, XAuthority: env.XAuthority}, nil)
+	src, err := hooks.New(hooks.Options{Display: env.Display, XAuthority: env.XAuthority}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +159,24 @@ func TestGuardOnXterm(t *testing.T) {
 	if ep := wait(t, "paste open", r.open); ep.Trigger != detect.TriggerPaste {
 		t.Fatalf("paste episode %+v", ep)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // focusTap passes events to the guard and tells the test which window got the focus.

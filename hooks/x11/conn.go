@@ -89,6 +89,10 @@ func (f *framedConn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
+	if len(f.pending) == 0 && f.setupDone {
+		// Replies may hold selection text: do not leave a copy here once xgb has its own.
+		clear(f.buf)
+	}
 	return n, nil
 }
 
@@ -132,6 +136,7 @@ func (f *framedConn) next() error {
 	}
 	if code == packetGeneric || (f.buf[0] > packetReply && f.claim != nil && f.claim(code)) {
 		f.divert(f.buf)
+		clear(f.buf)
 		return nil
 	}
 	// xgb keeps nothing of what we hand it beyond the copy it reads, but pending must not
