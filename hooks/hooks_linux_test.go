@@ -180,7 +180,21 @@ func TestX11SourceXterm(t *testing.T) {
 // digits.
 func TestX11SourceKeypadAndShift(t *testing.T) {
 	env := xvfbtest.New(t, false)
-	rec := startSource(t, env, Options{NoClipboard: true})
+	// The display comes from $DISPLAY and the cookie from $XAUTHORITY when Options leave them empty.
+	t.Setenv("DISPLAY", env.Display)
+	t.Setenv("XAUTHORITY", env.XAuthority)
+	src, err := New(Options{NoClipboard: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := newRecorder()
+	started, done := make(chan error, 1), make(chan error, 1)
+	go func() { done <- src.Run(ctx, started, rec) }()
+	defer func() { cancel(); <-done }()
+	if err := <-started; err != nil {
+		t.Fatalf("source from $DISPLAY/$XAUTHORITY did not start: %v", err)
+	}
 	c, km := xtestConn(t, env)
 	code := func(sym xproto.Keysym) byte {
 		for kc := 8; kc < 256; kc++ {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,9 @@ func (c *Conn) Selections() <-chan SelectionEvent { return c.selections }
 // Dial connects to displayName ("" = $DISPLAY) with the cookie from authFile ("" =
 // $XAUTHORITY, ~/.Xauthority). Raw events flow only after SelectRaw.
 func Dial(ctx context.Context, displayName, authFile string) (*Conn, error) {
+	if displayName == "" {
+		displayName = os.Getenv("DISPLAY")
+	}
 	d, err := parseDisplay(displayName)
 	if err != nil {
 		return nil, err
