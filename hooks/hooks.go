@@ -27,7 +27,7 @@ type Window struct {
 	Exe    string          // executable base name ("xterm", "notepad.exe"), "" if unknown
 	Class  string          // WM_CLASS class (X11) or window class name (Windows)
 	Title  string          // window title at focus time
-	Bounds image.Rectangle // absolute screen coordinates of the client area; empty = gone
+	Bounds image.Rectangle // absolute screen coordinates of the client area; empty = destroyed or unknown
 }
 
 // Field is the focused control inside a window, where the platform's accessibility layer
@@ -92,8 +92,9 @@ type Key struct {
 type Sink interface {
 	// Focus reports a new focused window or field. The source suppresses repeats.
 	Focus(Focus)
-	// Moved reports new bounds for a window reported earlier by Focus (moved, resized,
-	// mapped again), focused or not. Empty Bounds means the window was unmapped or destroyed.
+	// Moved reports new bounds for a window reported earlier by Focus (moved or resized),
+	// focused or not. Empty Bounds means the window was destroyed: whatever it showed is
+	// gone. A window that is only hidden (minimised) is not reported, so its mask stays.
 	Moved(Window)
 	// Key reports a key press in the focused window.
 	Key(Key)

@@ -301,10 +301,10 @@ func (st *x11State) event(ev xgb.Event) {
 		st.geometry(e.Window)
 	case xproto.MapNotifyEvent:
 		st.geometry(e.Window)
-	case xproto.UnmapNotifyEvent:
-		st.gone(e.Window, false)
 	case xproto.DestroyNotifyEvent:
-		st.gone(e.Window, true)
+		st.gone(e.Window)
+	// UnmapNotify is not reported: a minimised window comes back with its card digits, so
+	// its mask must stay (over where it was) rather than be released.
 	case xproto.MappingNotifyEvent:
 		if km, err := st.c.LoadKeymap(); err == nil {
 			st.km = km
@@ -388,9 +388,6 @@ func (st *x11State) geometry(w xproto.Window) {
 	if err != nil {
 		return
 	}
-	if v, err := st.c.Viewable(client); err == nil && !v {
-		b = image.Rectangle{}
-	}
 	if b == win.Bounds {
 		return
 	}
@@ -399,30 +396,22 @@ func (st *x11State) geometry(w xproto.Window) {
 	st.sink.Moved(win)
 }
 
-func (st *x11State) gone(w xproto.Window, destroyed bool) {
+// gone handles a DestroyNotify. Only the client window's death is reported: a frame can die
+// while its client lives on (a window manager restarting).
+func (st *x11State) gone(w xproto.Window) {
 	client, ok := st.frames[w]
-	if !ok {
+	delete(st.frames, w)
+	if !ok || w != client {
 		return
 	}
 	win := st.windows[client]
-	if destroyed {
-		delete(st.frames, w)
-		if w == client {
-			delete(st.windows, client)
-			for f, c := range st.frames {
-				if c == client {
-					delete(st.frames, f)
-				}
-			}
+	delete(st.windows, client)
+	for f, c := range st.frames {
+		if c == client {
+			delete(st.frames, f)
 		}
 	}
-	if win.Bounds.Empty() {
-		return
-	}
 	win.Bounds = image.Rectangle{}
-	if !destroyed {
-		st.windows[client] = win
-	}
 	st.sink.Moved(win)
 }
 

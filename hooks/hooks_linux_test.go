@@ -168,6 +168,17 @@ func TestX11SourceXterm(t *testing.T) {
 		return ok && strconv.FormatUint(w.ID, 10) == wid && w.Bounds == moved
 	})
 
+	// Minimised is not gone: no empty bounds before the marker key typed afterwards.
+	env.Output(t, "xdotool", "windowminimize", "--sync", wid)
+	env.Output(t, "xdotool", "key", "Escape")
+	rec.next(t, "marker key", func(e any) bool {
+		if w, ok := e.(Window); ok && w.Bounds.Empty() {
+			t.Fatal("a minimised window was reported as gone")
+		}
+		k, ok := e.(Key)
+		return ok && k.Code == KeyEscape
+	})
+
 	_ = xt.Process.Kill()
 	rec.next(t, "window gone", func(e any) bool {
 		w, ok := e.(Window)

@@ -235,7 +235,7 @@ func (d *Detector) Focus(f hooks.Focus) View {
 	return d.View()
 }
 
-// Moved handles new bounds of a window seen before; empty bounds mean it is gone.
+// Moved handles new bounds of a window seen before; empty bounds mean it was destroyed.
 func (d *Detector) Moved(w hooks.Window) View {
 	for i := range d.entries {
 		e := &d.entries[i]
@@ -243,7 +243,7 @@ func (d *Detector) Moved(w hooks.Window) View {
 			continue
 		}
 		if w.Bounds.Empty() {
-			// Unmapped or destroyed: nothing of it is on screen any more.
+			// Destroyed: nothing of it is on screen any more.
 			if i == d.cur {
 				d.wipe()
 				d.fieldRel = image.Rectangle{}

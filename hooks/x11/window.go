@@ -108,15 +108,6 @@ func (c *Conn) Bounds(w xproto.Window) (image.Rectangle, error) {
 	return image.Rect(x, y, x+int(g.Width), y+int(g.Height)), nil
 }
 
-// Viewable reports whether w is mapped and all its ancestors are.
-func (c *Conn) Viewable(w xproto.Window) (bool, error) {
-	r, err := xproto.GetWindowAttributes(c.X, w).Reply()
-	if err != nil {
-		return false, fmt.Errorf("x11 window attributes: %w", err)
-	}
-	return r.MapState == xproto.MapStateViewable, nil
-}
-
 // Frame is w's ancestor that is a child of the root (the window manager's frame), or w.
 func (c *Conn) Frame(w xproto.Window) (xproto.Window, error) {
 	for i := 0; i < 16; i++ {
