@@ -159,7 +159,6 @@ func flags(want int) func(string) bool {
 
 // wineRig drives Wine in the prefix wineenv.sh set up.
 type wineRig struct {
-	t      *testing.T
 	prefix string
 	logs   string
 }
@@ -198,8 +197,8 @@ func (w *wineRig) serviceState() string {
 }
 
 // waitState waits for the service to reach want; the SCM starts services asynchronously.
-func (w *wineRig) waitState(want string) {
-	w.t.Helper()
+func (w *wineRig) waitState(t *testing.T, want string) {
+	t.Helper()
 	var got string
 	for i := 0; i < 120; i++ {
 		if got = w.serviceState(); got == want {
@@ -207,7 +206,7 @@ func (w *wineRig) waitState(want string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	w.t.Fatalf("service state %q, want %q", got, want)
+	t.Fatalf("service state %q, want %q", got, want)
 }
 
 func (w *wineRig) runValue() (string, bool) {
@@ -307,7 +306,7 @@ func TestMSIWine(t *testing.T) {
 	if _, err := exec.LookPath("wine"); err != nil {
 		t.Fatal("wine not installed (make deps)")
 	}
-	w := &wineRig{t: t, prefix: prefix, logs: t.TempDir()}
+	w := &wineRig{prefix: prefix, logs: t.TempDir()}
 	// Wine stops services soon after its last ordinary process exits: keep one running.
 	keep := exec.Command("wine", "notepad")
 	keep.WaitDelay = 5 * time.Second
@@ -323,35 +322,23 @@ func TestMSIWine(t *testing.T) {
 	data := w.drive("ProgramData", "pcipause")
 	cfgPath := filepath.Join(data, "pcipause.toml")
 
-	t.Run("bad property rolls back", func(t *testing.T) {
-		log, err := w.msiexec("bad.log", "/i", winPath(msi), "CXONE_BACKEND=bogus", "CLIENT_SECRET="+secret)
-		if err == nil {
-			t.Fatal("install with CXONE_BACKEND=bogus succeeded")
-		}
-		if !strings.Contains(err.Error(), "cxone.backend") {
-			t.Errorf("the failure does not name the bad key: %v", err)
-		}
-		if strings.Contains(log, secret) || strings.Contains(err.Error(), secret) {
-			t.Error("the MSI log or output holds the client secret")
-		}
-		if st := w.serviceState(); st != "" {
-			t.Errorf("service left behind in state %s", st)
-		}
-		if _, err := os.Stat(programFiles); err == nil {
-			t.Error("program files left behind")
-		}
-		if _, ok := w.runValue(); ok {
-			t.Error("Run value left behind")
-		}
-	})
-
-	t.Run("install", func(t *testing.T) {
+	for _, bad := range []struct{ prop, key string }{
+		{"CXONE_BACKEND=bogus", "cxone.backend"},
+		// Valid alone, but static mapping without users is a config the service refuses.
+		{"AGENT_MAPPING=static", "agents.users"},
+	} {
+		t.Run("bad property rolls back: "+bad.prop, func(t *testing.T) {
+			badInstall(t, w, msi, bad.prop, bad.key, secret, programFiles)
+		})
+	}
+	// Each step builds on the one before: stop at the first that fails.
+	ok := t.Run("install", func(t *testing.T) {
 		log, err := w.msiexec("install.log", "/i", winPath(msi), "CXONE_ORG=acme", "CXONE_TENANT=tenant-42",
-			"CLIENT_ID=host-7", "AGENT_MAPPING=static", "CLIENT_SECRET="+secret)
+			"CLIENT_ID=host-7", "AGENT_MAPPING=username", "CLIENT_SECRET="+secret)
 		if err != nil {
 			t.Fatalf("msiexec /i: %v\n%s", err, tail(log))
 		}
-		w.waitState("RUNNING")
+		w.waitState(t, "RUNNING")
 		for _, f := range []string{"pcipause.exe", "pcipause-session.exe"} {
 			if _, err := os.Stat(filepath.Join(programFiles, f)); err != nil {
 				t.Error(err)
@@ -362,7 +349,7 @@ func TestMSIWine(t *testing.T) {
 		}
 		cfg := readTOML(t, cfgPath)
 		for _, kv := range [][3]string{{"cxone", "org", "acme"}, {"cxone", "tenant_id", "tenant-42"},
-			{"cxone", "client_id", "host-7"}, {"agents", "mapping", "static"}} {
+			{"cxone", "client_id", "host-7"}, {"agents", "mapping", "username"}} {
 			if got := cfg[kv[0]][kv[1]]; got != kv[2] {
 				t.Errorf("config %s.%s = %v, want %q", kv[0], kv[1], got, kv[2])
 			}
@@ -396,8 +383,11 @@ func TestMSIWine(t *testing.T) {
 		}
 	})
 
+	if !ok {
+		return
+	}
 	marker := filepath.Join(data, "state", "upgrade-marker")
-	t.Run("upgrade keeps config and state", func(t *testing.T) {
+	ok = t.Run("upgrade keeps config and state", func(t *testing.T) {
 		before, err := os.ReadFile(cfgPath)
 		if err != nil {
 			t.Fatal(err)
@@ -412,7 +402,7 @@ func TestMSIWine(t *testing.T) {
 		if err != nil {
 			t.Fatalf("msiexec /i (upgrade): %v\n%s", err, tail(log))
 		}
-		w.waitState("RUNNING")
+		w.waitState(t, "RUNNING")
 		if v := w.installed(); len(v) != 1 || v[0] != productVersion(t, next) {
 			t.Errorf("installed versions %v, want only [%s]", v, productVersion(t, next))
 		}
@@ -428,6 +418,9 @@ func TestMSIWine(t *testing.T) {
 		}
 	})
 
+	if !ok {
+		return
+	}
 	t.Run("uninstall leaves no service, Run value or program files", func(t *testing.T) {
 		log, err := w.msiexec("uninstall.log", "/x", winPath(next))
 		if err != nil {
@@ -487,4 +480,28 @@ func tail(s string) string {
 		return "..." + s[len(s)-3000:]
 	}
 	return s
+}
+
+// badInstall installs with one bad property: the install fails naming the key, leaks no secret
+// and rolls back completely.
+func badInstall(t *testing.T, w *wineRig, msi, prop, key, secret, programFiles string) {
+	log, err := w.msiexec("bad.log", "/i", winPath(msi), prop, "CLIENT_SECRET="+secret)
+	if err == nil {
+		t.Fatalf("install with %s succeeded", prop)
+	}
+	if !strings.Contains(err.Error(), key) {
+		t.Errorf("the failure does not name %s: %v", key, err)
+	}
+	if strings.Contains(log, secret) || strings.Contains(err.Error(), secret) {
+		t.Error("the MSI log or output holds the client secret")
+	}
+	if st := w.serviceState(); st != "" {
+		t.Errorf("service left behind in state %s", st)
+	}
+	if _, err := os.Stat(programFiles); err == nil {
+		t.Error("program files left behind")
+	}
+	if _, ok := w.runValue(); ok {
+		t.Error("Run value left behind")
+	}
 }

@@ -110,6 +110,9 @@ func runConfigure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !*msi && fset.NArg() > 0 {
 		return fmt.Errorf("configure: unexpected argument %q", fset.Arg(0))
 	}
+	if *secretArg != "" && *secretFile != "" {
+		return errors.New("configure: give the client secret once: --client-secret-arg or --client-secret-file")
+	}
 	if *skipEmpty {
 		sets = slices.DeleteFunc(sets, func(s setting) bool { return s.value == "" })
 	}
@@ -121,7 +124,7 @@ func runConfigure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, s := range sets {
 		doc = setTOMLString(doc, s.table, s.key, s.value)
 	}
-	if err := checkSettings(doc, sets); err != nil {
+	if err := checkSettings(doc, sets, *msi); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
 	if err := writeFileAtomic(*cfgPath, doc, mode); err != nil {
@@ -129,9 +132,6 @@ func runConfigure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "configure: wrote %s (%d keys set)\n", *cfgPath, len(sets))
 
-	if *secretArg != "" && *secretFile != "" {
-		return errors.New("configure: give the client secret once: --client-secret-arg or --client-secret-file")
-	}
 	if *secretArg != "" || *secretFile != "" {
 		if err := storeSecret(ctx, *cfgPath, *secretArg, *secretFile, stdout, stderr); err != nil {
 			return fmt.Errorf("configure: %w", err)
@@ -150,9 +150,10 @@ func runConfigure(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // checkSettings proves the edit did what was asked, and that the settings themselves are valid.
-// Other problems (a tenant not fully configured yet) are left to `pcipause config check`: an
-// installer must not fail because IT sets the rest later.
-func checkSettings(doc []byte, sets []setting) error {
+// Other problems (a tenant not fully configured yet) are left to `pcipause config check`, so IT
+// can set keys one at a time — unless strict, as for the MSI: the service it starts next refuses
+// an invalid config, and the install should fail here, naming the key, not there.
+func checkSettings(doc []byte, sets []setting, strict bool) error {
 	var m map[string]any
 	if err := toml.Unmarshal(doc, &m); err != nil {
 		return fmt.Errorf("edited file is not valid TOML: %w", err)
@@ -164,6 +165,9 @@ func checkSettings(doc []byte, sets []setting) error {
 		}
 	}
 	_, err := config.Parse(doc)
+	if strict && err != nil {
+		return err
+	}
 	var cerrs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		cerrs = j.Unwrap()

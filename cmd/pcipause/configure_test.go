@@ -60,7 +60,7 @@ func TestSetTOMLString(t *testing.T) {
 			if tc.wantBefore != "" && (at == 0 || lines[at-1] != tc.wantBefore) {
 				t.Fatalf("%q not right after %q:\n%s", tc.want, tc.wantBefore, got)
 			}
-			if err := checkSettings([]byte(got), []setting{{tc.table, tc.key, tc.value}}); err != nil {
+			if err := checkSettings([]byte(got), []setting{{tc.table, tc.key, tc.value}}, false); err != nil {
 				t.Fatalf("checkSettings: %v\n%s", err, got)
 			}
 			if strings.Contains(tc.doc, "# comment kept") && !strings.Contains(got, "# comment kept") {
@@ -147,7 +147,7 @@ func FuzzSetTOMLString(f *testing.F) {
 			return
 		}
 		out := setTOMLString(doc, table, key, value)
-		err := checkSettings(out, []setting{{table, key, value}})
+		err := checkSettings(out, []setting{{table, key, value}}, false)
 		if err != nil {
 			return // refused with an error: fine
 		}
@@ -197,9 +197,13 @@ func TestConfigureMSIProperties(t *testing.T) {
 		t.Error("pcipause.wxs does not pass CLIENT_SECRET to configure")
 	}
 
+	example, err := os.ReadFile("../../installer/pcipause.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "pcipause.toml")
-	if err := os.WriteFile(filepath.Join(dir, "pcipause.example.toml"), []byte(exampleDoc), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "pcipause.example.toml"), example, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -208,11 +212,13 @@ func TestConfigureMSIProperties(t *testing.T) {
 		wantErr string
 		want    map[string]string
 	}{
-		{"properties, empty ones skipped", []string{"CXONE_BACKEND=", "CXONE_ORG=acme", "CXONE_TENANT=t-1", "CLIENT_ID=host-7", "AGENT_MAPPING=static"}, "",
-			map[string]string{"cxone.backend": "wem-v1", "cxone.org": "acme", "cxone.tenant_id": "t-1", "cxone.client_id": "host-7", "agents.mapping": "static"}},
+		{"properties, empty ones skipped", []string{"CXONE_BACKEND=", "CXONE_ORG=acme", "CXONE_TENANT=t-1", "CLIENT_ID=host-7", "AGENT_MAPPING="}, "",
+			map[string]string{"cxone.backend": "wem-v1", "cxone.org": "acme", "cxone.tenant_id": "t-1", "cxone.client_id": "host-7", "agents.mapping": "username"}},
 		{"unknown property", []string{"CXONE_SECRET=x"}, `unknown msi property "CXONE_SECRET"`, nil},
 		{"not PROPERTY=value", []string{"CXONE_ORG"}, "is not PROPERTY=value", nil},
 		{"bad value names the property", []string{"AGENT_MAPPING=sometimes"}, "agents.mapping", nil},
+		// --msi checks the whole file: the service the MSI starts next would refuse it.
+		{"whole config checked", []string{"AGENT_MAPPING=static"}, "agents.users", nil},
 		{"secret twice", []string{"CLIENT_SECRET=a", "CLIENT_SECRET_FILE=" + filepath.Join(dir, "s")}, "give the client secret once", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
