@@ -48,6 +48,7 @@ type x11State struct {
 	alt          int
 	numLock      bool
 	active       xproto.Window
+	ewmh         bool                            // else focus is polled on each key press
 	windows      map[xproto.Window]Window        // client windows reported by Focus
 	frames       map[xproto.Window]xproto.Window // frame or client -> client
 	lastField    atspi.Field                     // last AT-SPI focus, possibly ahead of the X focus change
@@ -112,8 +113,12 @@ func (s *x11Source) Run(ctx context.Context, started chan<- error, sink Sink) er
 		defer func() { acancel(); <-adone }()
 	}
 
-	if active, err := c.ActiveWindow(st.atoms); err == nil && active != 0 {
-		st.focus(active)
+	if st.ewmh {
+		if active, err := c.ActiveWindow(st.atoms); err == nil && active != 0 {
+			st.focus(active)
+		}
+	} else {
+		st.pollFocus()
 	}
 	started <- nil
 	s.log.Info("x11 hooks running", "display", s.opts.Display, "clipboard", !s.opts.NoClipboard)
@@ -158,6 +163,12 @@ func (s *x11Source) setup(ctx context.Context, sink Sink) (*x11State, error) {
 	if err := c.Listen(c.Root, true); err != nil {
 		return fail(err)
 	}
+	if st.ewmh, err = c.HasEWMH(st.atoms); err != nil {
+		return fail(err)
+	}
+	if !st.ewmh {
+		s.log.Warn("no EWMH window manager: focus is read on each key press")
+	}
 	if mask, err := c.Modifiers(); err == nil {
 		st.numLock = st.km.NumLockMask != 0 && mask&st.km.NumLockMask != 0
 	}
@@ -201,6 +212,9 @@ func (st *x11State) raw(ev x11.RawEvent) {
 	}
 	if !press {
 		return
+	}
+	if !st.ewmh {
+		st.pollFocus()
 	}
 	sym := st.km.Lookup(code, st.shift > 0, st.numLock)
 	kc, digit := classify(sym, st.shift > 0, st.ctrl > 0, st.alt > 0)
@@ -313,6 +327,19 @@ func (st *x11State) event(ev xgb.Event) {
 		}
 	case xproto.SelectionNotifyEvent:
 		st.selectionAnswer(e)
+	}
+}
+
+// pollFocus follows the core input focus where no window manager publishes
+// _NET_ACTIVE_WINDOW. It costs a round trip or two per key, only in that setup.
+func (st *x11State) pollFocus() {
+	w, err := st.c.InputFocus()
+	if err != nil {
+		st.log.Debug("input focus", "err", err)
+		return
+	}
+	if w != 0 && w != st.active {
+		st.focus(w)
 	}
 }
 

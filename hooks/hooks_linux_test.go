@@ -280,7 +280,7 @@ func xtestConn(t testing.TB, env *xvfbtest.Env) (*x11.Conn, *x11.Keymap) {
 // BenchmarkX11KeyArrival measures XTEST key press sent -> Sink.Key called, through Xvfb,
 // the framed connection and the keymap: the hooks' share of key-to-mask latency.
 func BenchmarkX11KeyArrival(b *testing.B) {
-	env := xvfbtest.New(b, false)
+	env := xvfbtest.New(b, true) // with a window manager, as on a desktop (else focus is polled per key)
 	opts := Options{Display: env.Display, XAuthority: env.XAuthority, NoClipboard: true}
 	src, err := New(opts, nil)
 	if err != nil {
@@ -352,4 +352,30 @@ func TestX11SourceZenityField(t *testing.T) {
 		f, ok := e.(Focus)
 		return ok && f.Window.PID == z.Process.Pid && f.Field.Label == "Name"
 	})
+}
+
+// TestX11SourceWithoutWindowManager: with no EWMH window manager the focus is read from the
+// core input focus when a key is pressed, so keys are still attributed to the right window.
+func TestX11SourceWithoutWindowManager(t *testing.T) {
+	xvfbtest.Need(t, "xterm", "xdotool")
+	env := xvfbtest.New(t, false)
+	rec := startSource(t, env, Options{NoClipboard: true, NoAccessibility: true})
+	xt := env.Start(t, "xterm", "-geometry", "40x10+30+40", "-e", "cat")
+	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(xt.Process.Pid)))[0]
+	env.Output(t, "xdotool", "windowfocus", "--sync", wid)
+	env.Output(t, "xdotool", "type", "12")
+	var focused bool
+	rec.next(t, "first digit", func(e any) bool {
+		if f, ok := e.(Focus); ok && f.Window.PID == xt.Process.Pid {
+			focused = true
+			if f.Window.Exe != "xterm" || f.Window.Bounds.Empty() {
+				t.Errorf("focus %+v", f.Window)
+			}
+		}
+		k, ok := e.(Key)
+		return ok && k.Code == KeyDigit
+	})
+	if !focused {
+		t.Fatal("the xterm's focus was not reported before its first key")
+	}
 }

@@ -46,7 +46,7 @@ func (m timedMasker) Hide() error {
 // i.e. the mask windows configured, mapped and synced with the server: X server delivery, the
 // framed connection, keymap, detector, guard and overlay together. It reports p50/p99/max.
 func BenchmarkKeyToMask(b *testing.B) {
-	env := xvfbtest.New(b, false)
+	env := xvfbtest.New(b, true) // with a window manager, as on a desktop (else focus is polled per key)
 	b.Setenv("XAUTHORITY", env.XAuthority)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

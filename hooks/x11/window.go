@@ -13,6 +13,7 @@ import (
 type Atoms struct {
 	NetActiveWindow, NetWMPID, NetWMName, UTF8String, WMClass, WMName xproto.Atom
 	Clipboard, Primary, ClipboardProp, PrimaryProp                    xproto.Atom
+	NetSupportingWMCheck                                              xproto.Atom
 }
 
 // InternAtoms interns every atom in Atoms.
@@ -26,6 +27,7 @@ func (c *Conn) InternAtoms() (Atoms, error) {
 		{&a.NetWMName, "_NET_WM_NAME"}, {&a.UTF8String, "UTF8_STRING"}, {&a.WMClass, "WM_CLASS"},
 		{&a.WMName, "WM_NAME"}, {&a.Clipboard, "CLIPBOARD"}, {&a.Primary, "PRIMARY"},
 		{&a.ClipboardProp, "_PCIPAUSE_CLIPBOARD"}, {&a.PrimaryProp, "_PCIPAUSE_PRIMARY"},
+		{&a.NetSupportingWMCheck, "_NET_SUPPORTING_WM_CHECK"},
 	} {
 		v, err := c.Atom(x.name)
 		if err != nil {
@@ -55,6 +57,37 @@ func (c *Conn) ActiveWindow(a Atoms) (xproto.Window, error) {
 		return 0, nil
 	}
 	return xproto.Window(binary.LittleEndian.Uint32(r.Value)), nil
+}
+
+// HasEWMH reports whether an EWMH window manager runs (it sets _NET_SUPPORTING_WM_CHECK).
+func (c *Conn) HasEWMH(a Atoms) (bool, error) {
+	r, err := c.property(c.Root, a.NetSupportingWMCheck, xproto.AtomWindow, 1)
+	if err != nil {
+		return false, err
+	}
+	return r.Format == 32 && len(r.Value) >= 4, nil
+}
+
+// InputFocus returns the top-level window that has the keyboard focus without a window
+// manager's help: the focus window, or the one under the pointer in PointerRoot mode.
+// 0 means none.
+func (c *Conn) InputFocus() (xproto.Window, error) {
+	r, err := xproto.GetInputFocus(c.X).Reply()
+	if err != nil {
+		return 0, fmt.Errorf("x11 get input focus: %w", err)
+	}
+	w := r.Focus
+	if w == xproto.InputFocusPointerRoot || w == c.Root {
+		p, err := xproto.QueryPointer(c.X, c.Root).Reply()
+		if err != nil {
+			return 0, fmt.Errorf("x11 query pointer: %w", err)
+		}
+		w = p.Child
+	}
+	if w == xproto.InputFocusNone || w == 0 {
+		return 0, nil
+	}
+	return c.Frame(w)
 }
 
 // WindowInfo is what the hooks report about a top-level window.
