@@ -41,6 +41,13 @@ const deadline = 20 * time.Second
 // added to the bus's environment, which the services it starts on demand inherit.
 func startBus(t *testing.T, env ...string) string {
 	t.Helper()
+	addr, _ := startBusProc(t, env...)
+	return addr
+}
+
+// startBusProc is startBus, also returning the daemon's process.
+func startBusProc(t *testing.T, env ...string) (string, *os.Process) {
+	t.Helper()
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		skipUnlessCI(t, "dbus-daemon not installed (Debian package dbus-daemon): cannot run a private session bus")
@@ -60,7 +67,7 @@ func startBus(t *testing.T, env ...string) string {
 	if err != nil {
 		t.Fatalf("dbus-daemon printed no address: %v", err)
 	}
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), cmd.Process
 }
 
 // startXvfb runs Xvfb on the first free display of :55–:59 and returns its name.
@@ -753,12 +760,33 @@ func TestTrayCancelledBeforeStart(t *testing.T) {
 	startWatcher(t, addr)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1", helperEnv+"_CANCELLED=1", "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helper: %v", err)
+		t.Fatalf("helper: %v\n%s", err, stderr.String())
 	}
 	// The loop may have applied the first status before it saw the cancel.
 	if got := dropApplied(string(out)); got != "returned <nil>\nleaked 0\n" {
 		t.Fatalf("helper said %q", got)
 	}
+}
+
+// TestTrayBusGoesAway: the session bus dies under a running tray (the library then panics on
+// every update). The helper must survive, keep accepting Set, and stop cleanly.
+func TestTrayBusGoesAway(t *testing.T) {
+	addr, bus := startBusProc(t)
+	w := startWatcher(t, addr)
+	h := startHelper(t, "DBUS_SESSION_BUS_ADDRESS="+addr, "DISPLAY=", "TZ=UTC")
+	waitRegistered(t, w)
+	h.set(Status{State: Recording, Version: "1"})
+	if err := bus.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []State{PCIActive, Degraded, NotRecording, Recording} {
+		b, _ := json.Marshal(Status{State: st, Version: "1"})
+		h.send("set " + string(b))
+	}
+	h.waitLog("tray update failed; the icon may be stale", 1)
+	h.quit()
 }

@@ -1,6 +1,7 @@
 package tray
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -118,6 +119,39 @@ func (h *sniHost) preload(v view) {
 
 // quit ends systray's loop; on Linux that only closes a channel, safe at any time.
 func (h *sniHost) quit() { systray.Quit() }
+
+// shows reads the item's ToolTip and IconPixmap back over the bus, as a tray host would.
+func (h *sniHost) shows(v view) bool {
+	names := h.conn.Names()
+	if len(names) == 0 {
+		return false
+	}
+	obj := h.conn.Object(names[0], "/StatusNotifierItem")
+	var tip struct {
+		Icon    string
+		Pixmaps []struct {
+			W, H int32
+			Pix  []byte
+		}
+		Title, Body string
+	}
+	if p, err := obj.GetProperty("org.kde.StatusNotifierItem.ToolTip"); err != nil || p.Store(&tip) != nil || tip.Title != v.tooltip {
+		return false
+	}
+	var px []struct {
+		W, H int32
+		Pix  []byte
+	}
+	p, err := obj.GetProperty("org.kde.StatusNotifierItem.IconPixmap")
+	if err != nil || p.Store(&px) != nil || len(px) != 1 {
+		return false
+	}
+	want, err := iconBytes(v.icon)
+	if err != nil {
+		return true // nothing better to show; the error is logged where the icon is set
+	}
+	return bytes.Equal(px[0].Pix, want[len(argbMagic)+4:])
+}
 
 func (h *sniHost) ready()     {}
 func (h *sniHost) afterLoop() {}

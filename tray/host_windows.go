@@ -44,6 +44,10 @@ func (h *shellHost) quit() {
 	_ = postThreadMessage(h.threadID, wmQuit, 0, 0)
 }
 
+// shows is always true: systray's Windows start-up completes before onReady, so no update
+// is lost, and Shell_NotifyIcon offers no read-back.
+func (h *shellHost) shows(view) bool { return true }
+
 func (h *shellHost) ready() { h.hasTray.Store(true) }
 
 // afterLoop removes the icon in case the tray came up while quit took the WM_QUIT path.

@@ -20,6 +20,8 @@ type host interface {
 	quit()
 	// facts describes the host for "Copy diagnostics" (e.g. whether a tray host is present).
 	facts() map[string]string
+	// shows reports whether the native tray already shows v, read back where possible.
+	shows(v view) bool
 	// ready is called once systray has created the native tray (from onReady).
 	ready()
 	// afterLoop runs once systray's loop has returned, to finish what quit could not.
@@ -91,7 +93,23 @@ func (t *Tray) run(ctx context.Context, report func(error)) error {
 		systray.AddSeparator()
 		m.copy = systray.AddMenuItem("Copy diagnostics",
 			"Copy the status (no secrets, no card data) to the clipboard for IT")
-		wg.Go(func() { t.loop(loopCtx, m, h, clip) })
+		// systray drops a click unless someone is waiting on ClickedCh at that instant; this
+		// goroutine does nothing but wait there, so the loop may be busy.
+		clicks := make(chan struct{}, 1)
+		wg.Go(func() {
+			for {
+				select {
+				case <-loopCtx.Done():
+					return
+				case <-m.copy.ClickedCh:
+					select {
+					case clicks <- struct{}{}:
+					default: // one pending copy is enough
+					}
+				}
+			}
+		})
+		wg.Go(func() { t.loop(loopCtx, m, h, clip, clicks) })
 	}
 
 	h.preload(render(t.Status(), time.Now()))
@@ -113,6 +131,17 @@ func (t *Tray) run(ctx context.Context, report func(error)) error {
 	return nil
 }
 
+// safeApply runs apply, turning a panic inside systray into an error.
+func safeApply(apply func(bool) (Status, view), force bool) (s Status, v view, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("systray panicked: %v", r)
+		}
+	}()
+	s, v = apply(force)
+	return s, v, nil
+}
+
 // runNative runs systray's loop. A panic inside the third-party loop must not take the
 // helper, and with it the masking, down.
 func runNative(onReady func()) (err error) {
@@ -125,14 +154,21 @@ func runNative(onReady func()) (err error) {
 	return nil
 }
 
+// maxVerify bounds how often one status is re-applied before the loop gives up on it.
+const maxVerify = 10
+
 // loop applies status updates and handles the copy item until ctx is done.
-func (t *Tray) loop(ctx context.Context, m *menu, h host, clip clipboard) {
+//
+// Each update is read back from the native tray (host.shows) and applied again, with
+// backoff, until it is there: fyne.io/systray drops updates made while its start-up is still
+// exporting the item, and the helper sets its first real state exactly then.
+func (t *Tray) loop(ctx context.Context, m *menu, h host, clip clipboard, clicks <-chan struct{}) {
 	var shown icons.Icon
 	detailShown := true
-	apply := func() {
+	apply := func(force bool) (Status, view) {
 		s := t.Status()
 		v := render(s, time.Now())
-		if v.icon != shown {
+		if v.icon != shown || force {
 			if b, err := iconBytes(v.icon); err != nil {
 				t.log.Error("tray icon", "err", err)
 			} else {
@@ -153,21 +189,52 @@ func (t *Tray) loop(ctx context.Context, m *menu, h host, clip clipboard) {
 			detailShown = show
 		}
 		m.version.SetTitle(menuText(v.version))
-		if t.applied != nil {
-			t.applied(s)
-		}
+		return s, v
 	}
-	apply()
+
+	var (
+		retry    <-chan time.Time
+		tries    int
+		panicked bool
+	)
+	settle := func(force bool) {
+		s, v, err := safeApply(apply, force)
+		if err != nil {
+			// fyne.io/systray panics when its bus connection has gone (prop.SetMust); the
+			// helper, and its masking, must outlive that.
+			if !panicked {
+				t.log.Error("tray update failed; the icon may be stale", "err", err)
+				panicked = true
+			}
+			return
+		}
+		if h.shows(v) {
+			retry, tries = nil, 0
+			if t.applied != nil {
+				t.applied(s)
+			}
+			return
+		}
+		tries++
+		if tries >= maxVerify {
+			t.log.Warn("the tray may show an old state: the update did not reach the tray host", "state", s.State.String())
+			retry, tries = nil, 0
+			return
+		}
+		retry = time.After(min(25*time.Millisecond<<tries, 2*time.Second))
+	}
+
+	settle(true)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.wake:
-			apply()
-		case _, ok := <-m.copy.ClickedCh:
-			if !ok {
-				return
-			}
+			tries = 0
+			settle(false)
+		case <-retry:
+			settle(true)
+		case <-clicks:
 			text := t.diagnosticsText(time.Now(), h.facts())
 			where, err := clip.copy(text)
 			if err != nil {
