@@ -139,8 +139,8 @@ func (t *Tray) Status() Status {
 }
 
 // Run owns the native tray loop until ctx is cancelled, then removes the icon and returns
-// nil. It sends exactly one value on started (which may be nil): nil once the loop runs, or
-// the error Run is about to return. Run returns an error only when the tray cannot run in
+// nil. Unless started is nil it receives exactly one value — nil once the loop starts, or the
+// error Run is about to return — so give it a buffer of one or read it. Run returns an error only when the tray cannot run in
 // this process at all (a second Run, an unsupported OS); a missing session bus or tray host is
 // logged once and Run waits for ctx without an icon, so callers can treat any error as
 // non-fatal to masking.
