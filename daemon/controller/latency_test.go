@@ -1,0 +1,142 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"pcipause/daemon/cxone"
+	"pcipause/daemon/cxone/cxonesim"
+	"pcipause/daemon/store"
+)
+
+// wireTap is a listener that notes when the first byte of each pause request arrives.
+type wireTap struct {
+	net.Listener
+	mu     sync.Mutex
+	pauses []time.Time
+}
+
+func (w *wireTap) Accept() (net.Conn, error) {
+	c, err := w.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &tapConn{Conn: c, tap: w}, nil
+}
+
+type tapConn struct {
+	net.Conn
+	tap *wireTap
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		now := time.Now()
+		// The read that carries a pause's request line; on an idle keep-alive connection
+		// that is the request's first byte.
+		if i := bytes.Index(p[:n], []byte("PUT ")); i >= 0 && bytes.Contains(p[i:min(n, i+200)], []byte("/pause")) {
+			c.tap.mu.Lock()
+			c.tap.pauses = append(c.tap.pauses, now)
+			c.tap.mu.Unlock()
+		}
+	}
+	return n, err
+}
+
+func (w *wireTap) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pauses)
+}
+
+func (w *wireTap) at(i int) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pauses[i]
+}
+
+// BenchmarkDecisionLatency measures a PCI event (Controller.Open) to the first byte of the
+// pause request arriving at the in-process simulator, with the agent's recordings already
+// listed (the service refreshes an agent when its helper connects). "fsync" commits the
+// intent durably first, as shipped; "nosync" skips the fsync to show the controller's own
+// share.
+func BenchmarkDecisionLatency(b *testing.B) {
+	for _, nosync := range []bool{false, true} {
+		name := "fsync"
+		if nosync {
+			name = "nosync"
+		}
+		b.Run(name, func(b *testing.B) {
+			sim := cxonesim.New(cxonesim.Options{RateLimit: -1, Log: slog.New(slog.DiscardHandler)})
+			demo := sim.SeedDemo()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			tap := &wireTap{Listener: ln}
+			srv := &http.Server{Handler: sim.Handler()}
+			go srv.Serve(tap)
+			defer srv.Close()
+			base := "http://" + ln.Addr().String()
+			be, err := cxone.New(cxone.Options{Backend: cxone.BackendWEMv1, BaseURL: base + "/api/wem/v1",
+				TokenURL: base + "/oauth2/token", ClientID: demo.ClientID, ClientSecret: demo.ClientSecret}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := store.Open(filepath.Join(b.TempDir(), store.FileName), store.Options{NoSync: nosync}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			cfg := fastConfig()
+			cfg.RefreshInterval, cfg.PollIntervalPaused, cfg.PollInterval = time.Hour, time.Hour, time.Hour
+			c := New(st, be, cfg, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+
+			agents := make([]string, b.N)
+			for i := range agents {
+				agents[i] = fmt.Sprintf("lat-%d", i)
+				sim.StartRecording(sim.StartInteraction(agents[i]))
+				if err := c.Refresh(ctx, agents[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				before := tap.count()
+				t0 := time.Now()
+				if err := c.Open(ctx, Open{AgentID: agents[i], Episode: "e", Field: "credit_card_number", Reason: ReasonPCIDetected}); err != nil {
+					b.Fatal(err)
+				}
+				for wait := time.Now(); tap.count() == before; {
+					if time.Since(wait) > 20*time.Second {
+						s := c.Snapshot()
+						b.Fatalf("no pause on the wire for %s: queue=%d last error %q windows=%d targets=%d", agents[i], s.QueueDepth, s.LastError, len(s.Windows), len(s.Targets))
+					}
+					time.Sleep(20 * time.Microsecond)
+				}
+				lat = append(lat, tap.at(before).Sub(t0))
+			}
+			b.StopTimer()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+			b.ReportMetric(float64(q(0.5).Microseconds()), "p50-µs")
+			b.ReportMetric(float64(q(0.99).Microseconds()), "p99-µs")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+		})
+	}
+}
