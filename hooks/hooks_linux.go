@@ -72,24 +72,19 @@ func (s *x11Source) Run(ctx context.Context, started chan<- error, sink Sink) er
 	stop := context.AfterFunc(ctx, c.Close)
 	defer stop()
 
-	events := make(chan xgb.Event, 64)
 	readerDone := make(chan struct{})
 	go func() { // owned by Run: ends when the connection closes, which Run's defers ensure
 		defer close(readerDone)
 		for {
+			// The events the hooks use come through c.Events(); what is left here is
+			// errors of unchecked requests (a window gone between two calls) and events
+			// nobody asked for. Both are harmless but must be drained.
 			ev, xerr := c.X.WaitForEvent()
 			if ev == nil && xerr == nil {
 				return
 			}
 			if xerr != nil {
-				// Errors of unchecked requests (a window gone between two calls): harmless.
 				st.log.Debug("x11 request error", "err", xerr.Error())
-				continue
-			}
-			select {
-			case events <- ev:
-			case <-ctx.Done():
-				return
 			}
 		}
 	}()
@@ -132,12 +127,15 @@ func (s *x11Source) Run(ctx context.Context, started chan<- error, sink Sink) er
 				return nil
 			}
 			return errors.New("hooks: x11 connection closed")
-		case ev := <-c.Raw():
-			st.raw(ev)
-		case ev := <-events:
-			st.event(ev)
-		case sel := <-c.Selections():
-			st.selectionOwner(sel)
+		case ev := <-c.Events():
+			switch ev.Kind {
+			case x11.KindRaw:
+				st.raw(ev.Raw)
+			case x11.KindSelection:
+				st.selectionOwner(ev.Selection)
+			case x11.KindX:
+				st.event(ev.X)
+			}
 		case f := <-fields:
 			st.field(f)
 		}
@@ -312,8 +310,6 @@ func (st *x11State) event(ev xgb.Event) {
 			}
 		}
 	case xproto.ConfigureNotifyEvent:
-		st.geometry(e.Window)
-	case xproto.MapNotifyEvent:
 		st.geometry(e.Window)
 	case xproto.DestroyNotifyEvent:
 		st.gone(e.Window)

@@ -36,6 +36,33 @@ type RawEvent struct {
 	At     time.Time // when this process read it
 }
 
+// EventKind says which field of an Event is set.
+type EventKind uint8
+
+const (
+	KindRaw       EventKind = iota + 1 // Raw: an XInput2 raw key or button event
+	KindSelection                      // Selection: an XFixes selection-owner change
+	KindX                              // X: a core event (property, configure, destroy, selection, mapping)
+)
+
+// Event is one event from the server, delivered in the order the server sent it, so a focus
+// change is always handled before the keys typed after it.
+type Event struct {
+	Kind      EventKind
+	Raw       RawEvent
+	Selection SelectionEvent
+	X         xgb.Event
+}
+
+// Core events taken out of xgb's stream into Events (their codes, X protocol).
+const (
+	codeDestroyNotify   = 17
+	codeConfigureNotify = 22
+	codePropertyNotify  = 28
+	codeSelectionNotify = 31
+	codeMappingNotify   = 34
+)
+
 // SelectionEvent is an XFixes selection-owner change.
 type SelectionEvent struct {
 	Selection xproto.Atom
@@ -51,19 +78,18 @@ type Conn struct {
 
 	xiOpcode     atomic.Uint32
 	xfixesEvent  atomic.Uint32 // first event code of XFixes + 1; 0 = not claimed
-	raw          chan RawEvent
-	selections   chan SelectionEvent
+	events       chan Event
 	done         chan struct{}
 	closeOnce    sync.Once
 	rawSeen      atomic.Uint64
 	selectionWin xproto.Window
 }
 
-// Raw delivers raw key and button events in arrival order.
-func (c *Conn) Raw() <-chan RawEvent { return c.raw }
-
-// Selections delivers XFixes selection-owner changes (after WatchSelections).
-func (c *Conn) Selections() <-chan SelectionEvent { return c.selections }
+// Events delivers raw input, selection-owner changes and the core events the hooks use
+// (PropertyNotify, ConfigureNotify, DestroyNotify, SelectionNotify, MappingNotify) in server
+// order. It must be drained: while it is full, xgb's reader waits, and so does every reply.
+// Other events and request errors still come from X.WaitForEvent.
+func (c *Conn) Events() <-chan Event { return c.events }
 
 // Dial connects to displayName ("" = $DISPLAY) with the cookie from authFile ("" =
 // $XAUTHORITY, ~/.Xauthority). Raw events flow only after SelectRaw.
@@ -87,9 +113,8 @@ func Dial(ctx context.Context, displayName, authFile string) (*Conn, error) {
 	c := &Conn{
 		// Sized so that the reader never blocks on it in practice: while it is full, xgb's
 		// reader waits, and so does any reply the source's loop is waiting for.
-		raw:        make(chan RawEvent, 4096),
-		selections: make(chan SelectionEvent, 16),
-		done:       make(chan struct{}),
+		events: make(chan Event, 4096),
+		done:   make(chan struct{}),
 	}
 	fc := newFramedConn(nc, cookie, c.divert, c.claim)
 	x, err := xgb.NewConnNet(fc)
@@ -115,41 +140,51 @@ func (c *Conn) Close() {
 // RawCount is how many raw events arrived (tests and diagnostics).
 func (c *Conn) RawCount() uint64 { return c.rawSeen.Load() }
 
-// claim runs on xgb's reader goroutine: divert XFixes events, which xgb could only decode
-// after xfixes.Init writes its package-global event table.
+// claim runs on xgb's reader goroutine: take the events the hooks use out of xgb's stream
+// (XFixes ones also because xgb could only decode them after xfixes.Init writes its
+// package-global event table).
 func (c *Conn) claim(code byte) bool {
+	switch code {
+	case codeDestroyNotify, codeConfigureNotify, codePropertyNotify, codeSelectionNotify, codeMappingNotify:
+		return true
+	}
 	e := c.xfixesEvent.Load()
 	return e != 0 && uint32(code) == e-1
 }
 
 // divert runs on xgb's reader goroutine with a packet it must not keep.
 func (c *Conn) divert(pkt []byte) {
-	code := pkt[0] & 0x7f
-	if code == packetGeneric {
+	var ev Event
+	switch code := pkt[0] & 0x7f; code {
+	case packetGeneric:
 		if len(pkt) < 20 || uint32(pkt[1]) != c.xiOpcode.Load() {
 			return
 		}
-		ev := RawEvent{
+		ev = Event{Kind: KindRaw, Raw: RawEvent{
 			Type:   binary.LittleEndian.Uint16(pkt[8:]),
 			Detail: binary.LittleEndian.Uint32(pkt[16:]),
 			At:     time.Now(),
-		}
+		}}
 		c.rawSeen.Add(1)
-		select {
-		case c.raw <- ev:
-		case <-c.done:
-		}
-		return
-	}
-	if len(pkt) >= 20 {
-		ev := SelectionEvent{
+	case codeDestroyNotify:
+		ev = Event{Kind: KindX, X: xproto.DestroyNotifyEventNew(pkt)}
+	case codeConfigureNotify:
+		ev = Event{Kind: KindX, X: xproto.ConfigureNotifyEventNew(pkt)}
+	case codePropertyNotify:
+		ev = Event{Kind: KindX, X: xproto.PropertyNotifyEventNew(pkt)}
+	case codeSelectionNotify:
+		ev = Event{Kind: KindX, X: xproto.SelectionNotifyEventNew(pkt)}
+	case codeMappingNotify:
+		ev = Event{Kind: KindX, X: xproto.MappingNotifyEventNew(pkt)}
+	default: // the XFixes selection notify
+		ev = Event{Kind: KindSelection, Selection: SelectionEvent{
 			Owner:     xproto.Window(binary.LittleEndian.Uint32(pkt[8:])),
 			Selection: xproto.Atom(binary.LittleEndian.Uint32(pkt[12:])),
-		}
-		select {
-		case c.selections <- ev:
-		default: // a burst of owner changes: the latest one read later is what counts
-		}
+		}}
+	}
+	select {
+	case c.events <- ev:
+	case <-c.done:
 	}
 }
 
