@@ -112,17 +112,19 @@ func runService(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("service: unexpected argument %q", fs.Arg(0))
 	}
-	log, closeLog, err := serviceLogger(*cfgPath, *foreground, stderr)
+	base, closeLog, err := serviceLogger(*cfgPath, *foreground, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
+	// Each package adds its own component attribute to base.
+	log := base.With("component", "service")
 	log.Info("pcipause service starting", "config", *cfgPath, "foreground", *foreground)
-	serve := func(ctx context.Context) error { return serverRun(ctx, *cfgPath, log) }
+	serve := func(ctx context.Context) error { return serverRun(ctx, *cfgPath, base) }
 	if *foreground {
 		err = serve(ctx)
 	} else {
-		err = svcctl.Run(ctx, log, serve)
+		err = svcctl.Run(ctx, base, serve)
 	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -165,7 +167,7 @@ func serviceLogger(cfgPath string, foreground bool, stderr io.Writer) (*slog.Log
 	if lc.Log.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(h).With("component", "service"), closer, nil
+	return slog.New(h), closer, nil
 }
 
 // maxLogSize is where the service log file is rolled over to <file>.1, checked at start.
