@@ -206,7 +206,8 @@ func (w *wineRig) waitState(t *testing.T, want string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("service state %q, want %q", got, want)
+	log, _ := os.ReadFile(filepath.Join(w.prefix, "drive_c", "ProgramData", "pcipause", "logs", "pcipause.log"))
+	t.Fatalf("service state %q, want %q; service log:\n%s", got, want, tail(string(log)))
 }
 
 func (w *wineRig) runValue() (string, bool) {
