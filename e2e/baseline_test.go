@@ -84,6 +84,10 @@ func TestOverlayHidesTypedDigits(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := typeAndMeasure(t, env, app, testPAN, 20*time.Millisecond)
+			// The readback the session helper relies on agrees with the recording.
+			if err := ov.Check(); err != nil {
+				t.Errorf("overlay self-check over %s: %v", kind, err)
+			}
 			if res.Summary.MaxDigits > 2 {
 				t.Errorf("masked %s: %d digits readable in frame %d, want 0-2", kind, res.Summary.MaxDigits, res.Summary.WorstIndex)
 			}
