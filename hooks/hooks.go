@@ -90,7 +90,9 @@ type Key struct {
 
 // Sink receives the event stream. Calls come from one goroutine, in order.
 type Sink interface {
-	// Focus reports a new focused window or field. The source suppresses repeats.
+	// Focus reports a new focused window or field. The source suppresses repeats, but reports
+	// the same window and field again when the window's title changes (rules may match by
+	// title); the detector then keeps the digit run it was counting.
 	Focus(Focus)
 	// Moved reports new bounds for a window reported earlier by Focus (moved or resized),
 	// focused or not. Empty Bounds means the window was destroyed: whatever it showed is

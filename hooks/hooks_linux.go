@@ -299,6 +299,10 @@ func classify(sym xproto.Keysym, shift, ctrl, alt bool) (KeyCode, byte) {
 func (st *x11State) event(ev xgb.Event) {
 	switch e := ev.(type) {
 	case xproto.PropertyNotifyEvent:
+		if e.Window == st.active && (e.Atom == st.atoms.NetWMName || e.Atom == xproto.AtomWmName) {
+			st.retitle()
+			return
+		}
 		if e.Window == st.c.Root && e.Atom == st.atoms.NetActiveWindow {
 			w, err := st.c.ActiveWindow(st.atoms)
 			if err != nil {
@@ -355,7 +359,7 @@ func (st *x11State) focus(w xproto.Window) {
 		if frame, err := st.c.Frame(w); err == nil {
 			st.frames[frame] = w
 			st.frames[w] = w
-			_ = st.c.Listen(w, false)
+			_ = st.c.Listen(w, true) // PropertyChange for the title
 			if frame != w {
 				_ = st.c.Listen(frame, false)
 			}
@@ -366,6 +370,23 @@ func (st *x11State) focus(w xproto.Window) {
 	if lf := st.lastField; lf.PID != 0 && lf.PID == win.PID && time.Since(lf.At) < fieldFresh {
 		st.curField = fieldIn(lf, win)
 	}
+	st.sink.Focus(Focus{Window: win, Field: st.curField})
+}
+
+// retitle reports the active window again when its title changed (a terminal application
+// entering its payment screen): field rules may match by title. The detector keeps the run
+// going for a refocus of the same window and field.
+func (st *x11State) retitle() {
+	win, ok := st.windows[st.active]
+	if !ok {
+		return
+	}
+	info, err := st.c.Info(st.active, st.atoms)
+	if err != nil || info.Title == win.Title {
+		return
+	}
+	win.Title = info.Title
+	st.windows[st.active] = win
 	st.sink.Focus(Focus{Window: win, Field: st.curField})
 }
 

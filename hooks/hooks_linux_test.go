@@ -158,6 +158,12 @@ func TestX11SourceXterm(t *testing.T) {
 		}
 	}
 
+	env.Output(t, "xdotool", "set_window", "--name", "PAYMENT screen", wid)
+	rec.next(t, "focus with the new title", func(e any) bool {
+		f, ok := e.(Focus)
+		return ok && strconv.FormatUint(f.Window.ID, 10) == wid && f.Window.Title == "PAYMENT screen"
+	})
+
 	env.Output(t, "xdotool", "click", "2")
 	rec.next(t, "middle click", func(e any) bool { k, ok := e.(Key); return ok && k.Code == KeyPrimaryPaste })
 

@@ -189,8 +189,19 @@ func (d *Detector) slot(id uint64) int {
 	return free
 }
 
-// Focus handles a new focused window or field.
+// Focus handles a new focused window or field. The same window and field again (its title
+// changed) keeps the run going and only matches the rules again: resetting there would let a
+// run restart its count while the earlier digits are still on screen.
 func (d *Detector) Focus(f hooks.Focus) View {
+	if d.cur >= 0 && f.Window.ID == d.focus.Window.ID && f.Field == d.focus.Field {
+		rule, excluded, rel := d.match(f)
+		if rule != d.rule || excluded != d.excluded {
+			d.endRun() // judged under the old rule: digits typed into a rule field stay masked
+		}
+		d.focus, d.rule, d.excluded, d.fieldRel = f, rule, excluded, rel
+		d.entries[d.cur].win = f.Window.Bounds
+		return d.View()
+	}
 	d.endRun()
 	d.selAll = false
 	if e := d.current(); e != nil && !e.sticky {
@@ -198,24 +209,27 @@ func (d *Detector) Focus(f hooks.Focus) View {
 	}
 	d.focus = f
 	d.cur = d.slot(f.Window.ID)
-	e := &d.entries[d.cur]
-	e.win = f.Window.Bounds
-	d.fieldRel = image.Rectangle{}
-	if !f.Window.Bounds.Empty() {
-		d.fieldRel = image.Rectangle{Max: f.Window.Bounds.Size()}
+	d.entries[d.cur].win = f.Window.Bounds
+	d.rule, d.excluded, d.fieldRel = d.match(f)
+	return d.View()
+}
+
+// match finds the field rule and exclusion for f, and the area to mask relative to the window.
+func (d *Detector) match(f hooks.Focus) (rule int, excluded bool, rel image.Rectangle) {
+	w := f.Window
+	if !w.Bounds.Empty() {
+		rel = image.Rectangle{Max: w.Bounds.Size()}
 		if fb := f.Field.Bounds; !fb.Empty() {
-			d.fieldRel = fb.Sub(f.Window.Bounds.Min)
+			rel = fb.Sub(w.Bounds.Min)
 		}
 	}
-	w := f.Window
-	d.excluded = false
 	for i := range d.cfg.Exclude {
 		if d.cfg.Exclude[i].match(w.Exe, w.Class, w.Title) {
-			d.excluded = true
+			excluded = true
 			break
 		}
 	}
-	d.rule = -1
+	rule = -1
 	for i := range d.cfg.Fields {
 		r := &d.cfg.Fields[i]
 		if !r.App.match(w.Exe, w.Class, w.Title) {
@@ -227,12 +241,12 @@ func (d *Detector) Focus(f hooks.Focus) View {
 				continue
 			}
 		} else if r.Rect != [4]int{} && !w.Bounds.Empty() {
-			d.fieldRel = r.rect().Intersect(image.Rectangle{Max: w.Bounds.Size()})
+			rel = r.rect().Intersect(image.Rectangle{Max: w.Bounds.Size()})
 		}
-		d.rule = i
+		rule = i
 		break
 	}
-	return d.View()
+	return rule, excluded, rel
 }
 
 // Moved handles new bounds of a window seen before; empty bounds mean it was destroyed.

@@ -50,7 +50,8 @@ type step struct {
 	keys  string
 }
 
-func focusOn(w hooks.Window) step { return step{focus: &hooks.Focus{Window: w}} }
+func focusOn(w hooks.Window) step               { return step{focus: &hooks.Focus{Window: w}} }
+func retitle(w hooks.Window, title string) step { w.Title = title; return focusOn(w) }
 func focusField(w hooks.Window, f hooks.Field) step {
 	return step{focus: &hooks.Focus{Window: w, Field: f}}
 }
@@ -83,6 +84,7 @@ func testConfig() Config {
 		Fields: []FieldRule{
 			{Name: "crm_card", App: AppMatch{Exe: MustPattern("crm"), Title: MustPattern(".*payment.*")}, Label: MustPattern("card number")},
 			{Name: "crm_cvv_box", App: AppMatch{Exe: MustPattern("crm")}, Rect: [4]int{10, 20, 100, 30}},
+			{Name: "term_pay", App: AppMatch{Class: MustPattern("xterm"), Title: MustPattern(".*payment.*")}},
 		},
 	}
 }
@@ -179,6 +181,14 @@ func TestDetector(t *testing.T) {
 		{"middle-click paste of a pan", nil, []step{clip(true), focusOn(winB), typed("m")},
 			View{Mask: true, Rect: winB.Bounds, Label: LabelPasted, Pause: true, Trigger: TriggerPaste, Field: DefaultField}},
 		{"paste of other text", nil, []step{clip(false), focusOn(winB), typed("v")},
+			View{}},
+		{"title change keeps the run", nil, []step{focusOn(winA), typed("411"), retitle(winA, "vim"), typed("1")},
+			View{Mask: true, Rect: winA.Bounds, Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
+		{"title change into a rule masks the window", nil, []step{focusOn(winA), typed("12"), retitle(winA, "PAYMENT entry")},
+			View{Mask: true, Rect: winA.Bounds, Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "term_pay"}},
+		{"title change out of a rule keeps what was typed masked", nil, []step{retitle(winA, "PAYMENT entry"), typed("12"), retitle(winA, "shell")},
+			View{Mask: true, Rect: winA.Bounds, Label: LabelCard, Pause: true, Trigger: TriggerFieldRule, Field: "term_pay"}},
+		{"title change out of an empty rule releases", nil, []step{retitle(winA, "PAYMENT entry"), retitle(winA, "shell")},
 			View{}},
 		{"field bounds used for runs", nil, []step{focusField(winB, hooks.Field{Role: "text", Bounds: image.Rect(710, 120, 900, 140)}), typed("4111")},
 			View{Mask: true, Rect: image.Rect(710, 120, 900, 140), Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
