@@ -28,6 +28,12 @@ winetest-build: $(WINE_SHIM) ## build the Windows binaries and Windows test exec
 	GOOS=windows GOARCH=amd64 $(GO) build -ldflags '$(LDFLAGS)' -o $(WINE_BIN)/pcipause.exe ./cmd/pcipause
 	GOOS=windows GOARCH=amd64 $(GO) build -ldflags '$(LDFLAGS) -H=windowsgui' -o $(WINE_BIN)/pcipause-session.exe ./cmd/pcipause-session
 
+# The session helper's manifest (per-monitor DPI awareness, asInvoker) is linked from a .syso
+# made by mingw windres and committed, so a plain `go build` embeds it too.
+.PHONY: winres
+winres: ## regenerate cmd/pcipause-session/rsrc_windows_amd64.syso from winres/ (mingw windres)
+	cd cmd/pcipause-session/winres && x86_64-w64-mingw32-windres -O coff -o ../rsrc_windows_amd64.syso pcipause-session.rc
+
 .PHONY: test-windows
 test-windows: winetest-build ## Windows unit tests and the end-to-end test under Wine (private prefix and Xvfb)
 	@tmp=$$(mktemp -d /tmp/pcipause-wine.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
