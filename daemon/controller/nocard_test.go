@@ -15,6 +15,7 @@ import (
 
 	"pcipause/daemon/cxone"
 	"pcipause/daemon/cxone/cxonesim"
+	"pcipause/daemon/cxone/webhook"
 )
 
 // cardHits reports which test PANs appear in b, also when written with spaces or dashes.
@@ -71,13 +72,19 @@ func TestNoCardDataAnywhere(t *testing.T) {
 	}
 	h.eventually("paused", func() bool { return e.paused("agent-pan", recs[0]) })
 	// A webhook whose body carries a card number is refused without echoing it.
-	secret := []byte("s")
-	srv := httptest.NewServer(h.c.WebhookHandler(WebhookOptions{Secret: secret}))
+	secret := []byte("webhook-test-secret")
+	hook, err := webhook.New(webhook.Options{Secret: secret, OnEnded: func(ctx context.Context, ev webhook.Event) error {
+		return h.c.TargetEnded(ctx, ev.RecordingID)
+	}}, h.logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hook)
 	body := []byte(`{"event":"screen-recording.ended","screenRecordingId":"` + testPANs[0] + `"}`)
-	ts, sig := cxonesim.Sign(secret, time.Now(), body)
+	ts, sig := webhook.Sign(secret, time.Now(), body)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
-	req.Header.Set(WebhookHeaderTimestamp, ts)
-	req.Header.Set(WebhookHeaderSignature, sig)
+	req.Header.Set(webhook.HeaderTimestamp, ts)
+	req.Header.Set(webhook.HeaderSignature, sig)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

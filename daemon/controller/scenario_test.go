@@ -16,6 +16,7 @@ import (
 	"pcipause/daemon/audit"
 	"pcipause/daemon/cxone"
 	"pcipause/daemon/cxone/cxonesim"
+	"pcipause/daemon/cxone/webhook"
 	"pcipause/daemon/store"
 )
 
@@ -279,7 +280,13 @@ func TestTerminationMidPauseWebhook(t *testing.T) {
 	cfg.PollIntervalPaused = time.Hour // only the webhook can tell
 	h := newHarness(t, e.be, cfg)
 	secret := []byte("webhook-test-secret")
-	srv := httptest.NewServer(h.c.WebhookHandler(WebhookOptions{Secret: secret}))
+	hook, err := webhook.New(webhook.Options{Secret: secret, OnEnded: func(ctx context.Context, ev webhook.Event) error {
+		return h.c.TargetEnded(ctx, ev.RecordingID)
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hook)
 	defer srv.Close()
 	e.sim.RegisterWebhook(srv.URL, string(secret))
 	h.open("agent-8", "ep-1", "")
