@@ -96,3 +96,16 @@ func TestRenderLabelFits(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkRenderLabel(b *testing.B) {
+	lf, err := newLabelFont()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := lf.render("Hidden from recording · 16 digits · checksum OK", 600, 60); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/jezek/xgb"
@@ -28,7 +29,16 @@ type x11Overlay struct {
 	screen image.Rectangle
 	hasRR  bool
 	font   *labelFont
-	gc     xproto.Gcontext // for label copies, used only on the event goroutine
+	// draw is a second connection for everything off the key path — label uploads and copies,
+	// and Check's readback — so a large PutImage or GetImage never queues ahead of a Show.
+	draw *xgb.Conn
+	gc   xproto.Gcontext // on draw, for label uploads and copies
+
+	// labels caches rendered labels as server-side pixmaps, keyed by size and text; the digit
+	// count in a label changes with every key, and the same few labels come back every episode.
+	// Only the event goroutine touches it.
+	labels     map[string]*labelPix
+	labelOrder []string
 
 	wins []*maskWin // fixed after newPlatform
 
@@ -41,20 +51,25 @@ type x11Overlay struct {
 
 	closeOnce sync.Once
 	loopDone  chan struct{}
+	drainDone chan struct{}
 }
 
-// maskWin is one pre-created window. Fields after id are guarded by x11Overlay.mu, except
-// pixmap and drawnKey, which only the event goroutine touches.
+// maskWin is one pre-created window. Fields after id are guarded by x11Overlay.mu.
 type maskWin struct {
 	id     xproto.Window
 	mapped bool
 	r      image.Rectangle // current geometry when mapped
-	lbl    *image.Gray     // label as last drawn into pixmap, for Check
-	lblKey string
-
-	pixmap   xproto.Pixmap
-	drawnKey string
+	lbl    *image.Gray     // label as last drawn, for Check
 }
+
+// labelPix is a rendered label: its pixels (for Check) and the pixmap holding them (0 when the
+// mask is too small for text).
+type labelPix struct {
+	img *image.Gray
+	pm  xproto.Pixmap
+}
+
+const maxCachedLabels = 48
 
 func newPlatform(opts Options, log *slog.Logger) (Overlay, error) {
 	if opts.SeeThrough {
@@ -68,12 +83,20 @@ func newPlatform(opts Options, log *slog.Logger) (Overlay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overlay: connect to display %q: %w", opts.Display, err)
 	}
-	o := &x11Overlay{log: log, conn: conn, font: lf, loopDone: make(chan struct{})}
+	draw, err := xgb.NewConnDisplay(opts.Display)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("overlay: second connection to display %q: %w", opts.Display, err)
+	}
+	o := &x11Overlay{log: log, conn: conn, draw: draw, font: lf, loopDone: make(chan struct{}),
+		drainDone: make(chan struct{}), labels: map[string]*labelPix{}}
 	if err := o.setup(opts.Windows); err != nil {
 		conn.Close()
+		draw.Close()
 		return nil, fmt.Errorf("overlay: %w", err)
 	}
 	go o.loop()
+	go o.drain()
 	return o, nil
 }
 
@@ -121,11 +144,14 @@ func (o *x11Overlay) setup(n int) error {
 			uint32(len(name)), []byte(name))
 		o.wins = append(o.wins, &maskWin{id: id})
 	}
-	gc, err := xproto.NewGcontextId(o.conn)
+	if err := o.sync(); err != nil {
+		return err
+	}
+	gc, err := xproto.NewGcontextId(o.draw)
 	if err != nil {
 		return fmt.Errorf("allocate gc id: %w", err)
 	}
-	if err := xproto.CreateGCChecked(o.conn, gc, xproto.Drawable(o.wins[0].id), 0, nil).Check(); err != nil {
+	if err := xproto.CreateGCChecked(o.draw, gc, xproto.Drawable(o.wins[0].id), 0, nil).Check(); err != nil {
 		return fmt.Errorf("create gc: %w", err)
 	}
 	o.gc = gc
@@ -163,16 +189,21 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 		o.mu.Unlock()
 		return ErrClosed
 	}
-	relabel := label != o.label
-	o.label = label
-	o.rect = r
-	o.shown = true
-	redraw := o.place(r)
-	if relabel {
+	var redraw []*maskWin
+	if label != o.label {
+		// Windows already up need their label redrawn; ones mapped now get an Expose anyway.
 		for _, w := range o.wins {
 			if w.mapped {
 				redraw = append(redraw, w)
 			}
+		}
+	}
+	o.label = label
+	o.rect = r
+	o.shown = true
+	for _, w := range o.place(r) {
+		if !slices.Contains(redraw, w) {
+			redraw = append(redraw, w)
 		}
 	}
 	o.mu.Unlock()
@@ -322,7 +353,7 @@ func (o *x11Overlay) checkPiece(r image.Rectangle, lbl *image.Gray) error {
 	if r.Empty() {
 		return nil
 	}
-	rep, err := xproto.GetImage(o.conn, xproto.ImageFormatZPixmap, xproto.Drawable(o.root),
+	rep, err := xproto.GetImage(o.draw, xproto.ImageFormatZPixmap, xproto.Drawable(o.root),
 		int16(r.Min.X), int16(r.Min.Y), uint16(r.Dx()), uint16(r.Dy()), 0xffffffff).Reply()
 	if err != nil {
 		return fmt.Errorf("read back %v: %w", r, err)
@@ -396,6 +427,21 @@ func (o *x11Overlay) loop() {
 	}
 }
 
+// drain reads the drawing connection's events: only errors of unchecked drawing requests
+// arrive there, and left unread they would fill xgb's queue and stall the connection.
+func (o *x11Overlay) drain() {
+	defer close(o.drainDone)
+	for {
+		ev, err := o.draw.WaitForEvent()
+		if ev == nil && err == nil {
+			return
+		}
+		if err != nil {
+			o.log.Debug("x error while drawing", "err", err)
+		}
+	}
+}
+
 func (o *x11Overlay) refreshScreen(w, h int) {
 	ms := o.queryMonitors()
 	o.mu.Lock()
@@ -407,8 +453,8 @@ func (o *x11Overlay) refreshScreen(w, h int) {
 	}
 }
 
-// drawLabel renders the current label for window id into its pixmap when the label or size
-// changed, then copies it onto the window. Runs only on the event goroutine.
+// drawLabel copies the current label onto window id, rendering and uploading it first unless
+// it is cached. Runs only on the event goroutine.
 func (o *x11Overlay) drawLabel(id xproto.Window) {
 	var w *maskWin
 	for _, m := range o.wins {
@@ -425,52 +471,63 @@ func (o *x11Overlay) drawLabel(id xproto.Window) {
 	if !mapped {
 		return
 	}
-	key := fmt.Sprintf("%dx%d/%s", r.Dx(), r.Dy(), label)
-	if key != w.drawnKey {
-		img, err := o.font.render(label, r.Dx(), r.Dy())
-		if err != nil {
-			o.log.Warn("render label", "err", err)
-			return
-		}
-		if w.pixmap != 0 {
-			xproto.FreePixmap(o.conn, w.pixmap)
-			w.pixmap = 0
-		}
-		if img != nil {
-			if err := o.upload(w, img); err != nil {
-				o.log.Warn("upload label", "err", err)
-				img = nil
-			}
-		}
-		w.drawnKey = key
-		o.mu.Lock()
-		w.lbl, w.lblKey = img, key
-		o.mu.Unlock()
-	}
-	o.mu.Lock()
-	lbl := w.lbl
-	o.mu.Unlock()
-	if lbl == nil || w.pixmap == 0 {
+	lp, err := o.labelFor(label, r.Dx(), r.Dy())
+	if err != nil {
+		o.log.Warn("label", "err", err)
 		return
 	}
-	sz := lbl.Bounds().Size()
+	o.mu.Lock()
+	w.lbl = lp.img
+	o.mu.Unlock()
+	if lp.pm == 0 {
+		return
+	}
+	sz := lp.img.Bounds().Size()
 	at := centre(sz, r.Dx(), r.Dy())
-	xproto.CopyArea(o.conn, xproto.Drawable(w.pixmap), xproto.Drawable(w.id), o.gc, 0, 0,
+	xproto.CopyArea(o.draw, xproto.Drawable(lp.pm), xproto.Drawable(w.id), o.gc, 0, 0,
 		int16(at.X), int16(at.Y), uint16(sz.X), uint16(sz.Y))
+}
+
+// labelFor returns the rendered label for a w×h mask from the cache, rendering and uploading
+// it on a miss and evicting the oldest entry when the cache is full.
+func (o *x11Overlay) labelFor(label string, w, h int) (*labelPix, error) {
+	key := fmt.Sprintf("%dx%d/%s", w, h, label)
+	if lp, ok := o.labels[key]; ok {
+		return lp, nil
+	}
+	img, err := o.font.render(label, w, h)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	lp := &labelPix{img: img}
+	if img != nil {
+		if lp.pm, err = o.upload(img); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.labelOrder) >= maxCachedLabels {
+		old := o.labelOrder[0]
+		o.labelOrder = o.labelOrder[1:]
+		if pm := o.labels[old].pm; pm != 0 {
+			xproto.FreePixmap(o.draw, pm)
+		}
+		delete(o.labels, old)
+	}
+	o.labels[key] = lp
+	o.labelOrder = append(o.labelOrder, key)
+	return lp, nil
 }
 
 // upload puts a grey label image into a new server-side pixmap, in strips that respect the
 // server's maximum request size.
-func (o *x11Overlay) upload(w *maskWin, img *image.Gray) error {
+func (o *x11Overlay) upload(img *image.Gray) (xproto.Pixmap, error) {
 	sz := img.Bounds().Size()
-	pm, err := xproto.NewPixmapId(o.conn)
+	pm, err := xproto.NewPixmapId(o.draw)
 	if err != nil {
-		return fmt.Errorf("allocate pixmap id: %w", err)
+		return 0, fmt.Errorf("allocate pixmap id: %w", err)
 	}
-	if err := xproto.CreatePixmapChecked(o.conn, o.depth, pm, xproto.Drawable(w.id), uint16(sz.X), uint16(sz.Y)).Check(); err != nil {
-		return fmt.Errorf("create pixmap: %w", err)
-	}
-	maxBytes := int(xproto.Setup(o.conn).MaximumRequestLength)*4 - 64
+	xproto.CreatePixmap(o.draw, o.depth, pm, xproto.Drawable(o.root), uint16(sz.X), uint16(sz.Y))
+	maxBytes := int(xproto.Setup(o.draw).MaximumRequestLength)*4 - 64
 	rows := max(1, maxBytes/(4*sz.X))
 	for y0 := 0; y0 < sz.Y; y0 += rows {
 		y1 := min(sz.Y, y0+rows)
@@ -481,11 +538,10 @@ func (o *x11Overlay) upload(w *maskWin, img *image.Gray) error {
 				buf = append(buf, v, v, v, 0)
 			}
 		}
-		xproto.PutImage(o.conn, xproto.ImageFormatZPixmap, xproto.Drawable(pm), o.gc,
+		xproto.PutImage(o.draw, xproto.ImageFormatZPixmap, xproto.Drawable(pm), o.gc,
 			uint16(sz.X), uint16(y1-y0), 0, int16(y0), 0, o.depth, buf)
 	}
-	w.pixmap = pm
-	return nil
+	return pm, nil
 }
 
 func (o *x11Overlay) Close() error {
@@ -501,6 +557,8 @@ func (o *x11Overlay) Close() error {
 		o.conn.Sync()
 		o.conn.Close()
 		<-o.loopDone
+		o.draw.Close()
+		<-o.drainDone
 	})
 	if errors.Is(err, ErrClosed) {
 		return nil
