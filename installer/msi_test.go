@@ -506,3 +506,62 @@ func badInstall(t *testing.T, w *wineRig, msi, prop, key, secret, programFiles s
 		t.Error("Run value left behind")
 	}
 }
+
+// `pcipause install` and `uninstall` against Wine's SCM, from a folder with a space in its
+// name: the service is registered with a quoted image path, its run argument and automatic
+// start, and removed again. (Starting it is the MSI test's job.)
+func TestInstallCommandWine(t *testing.T) {
+	exe := needMSI(t, "PCIPAUSE_WINDOWS_EXE")
+	prefix := os.Getenv("WINEPREFIX")
+	if prefix == "" {
+		t.Fatal("WINEPREFIX not set: run through installer/winetest/wineenv.sh (make test-msi)")
+	}
+	w := &wineRig{prefix: prefix, logs: t.TempDir()}
+	dir := w.drive("Program Files", "pcipause cli test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	copyFile(t, exe, filepath.Join(dir, "pcipause.exe"))
+	winExe := `C:\Program Files\pcipause cli test\pcipause.exe`
+	if st := w.serviceState(); st != "" {
+		t.Fatalf("a pcipause service is already registered (%s)", st)
+	}
+	t.Cleanup(func() { _, _ = w.run("sc", "delete", "pcipause") })
+
+	out, err := w.run(winExe, "install", "--no-start")
+	if err != nil {
+		t.Fatalf("pcipause install: %v\n%s", err, out)
+	}
+	// Wine's sc has no qc: read the service's registry key instead.
+	key, err := w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\pcipause`)
+	if err != nil {
+		t.Fatalf("reg query: %v\n%s", err, key)
+	}
+	for _, want := range []*regexp.Regexp{
+		// quoted, so C:\Program.exe cannot hijack it
+		regexp.MustCompile(`ImagePath\s+REG_(EXPAND_)?SZ\s+` + regexp.QuoteMeta(`"`+winExe+`" service`) + `\s*$`),
+		regexp.MustCompile(`Start\s+REG_DWORD\s+0x2\s*$`), // automatic
+		regexp.MustCompile(`ObjectName\s+REG_SZ\s+LocalSystem\s*$`),
+	} {
+		found := false
+		for _, l := range strings.Split(key, "\n") {
+			found = found || want.MatchString(strings.TrimRight(l, "\r"))
+		}
+		if !found {
+			t.Errorf("service key lacks %s:\n%s", want, key)
+		}
+	}
+	if st := w.serviceState(); st != "STOPPED" {
+		t.Errorf("state after install --no-start %q, want STOPPED", st)
+	}
+	if out, err := w.run(winExe, "install", "--no-start"); err == nil {
+		t.Errorf("second install succeeded:\n%s", out)
+	}
+	if out, err := w.run(winExe, "uninstall"); err != nil {
+		t.Fatalf("pcipause uninstall: %v\n%s", err, out)
+	}
+	if st := w.serviceState(); st != "" {
+		t.Errorf("service still registered after uninstall (%s)", st)
+	}
+}

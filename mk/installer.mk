@@ -40,8 +40,9 @@ test-msi: build ## MSI tables, then install/upgrade/uninstall under Wine on a pr
 	@tmp=$$(mktemp -d /tmp/pcipause-msi.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
 	PCIPAUSE_WINE_DISPLAYS="95 96 97 98 99" PCIPAUSE_MSI=$(abspath $(MSI)) \
 	PCIPAUSE_MSI_NEXT=$(abspath $(INSTALLER_OUT)/pcipause-$(PKGVERSION_NEXT)-x64.msi) \
+	PCIPAUSE_WINDOWS_EXE=$(abspath dist/windows-amd64/pcipause.exe) \
 		installer/winetest/wineenv.sh "$$tmp" $(WINE_SHIM) -- \
-		$(GO) test -count=1 -v -timeout 14m -run '^TestMSIWine$$' ./installer/
+		$(GO) test -count=1 -v -timeout 14m -run '^(TestMSIWine|TestInstallCommandWine)$$' ./installer/
 
 test-deb: build ## lintian, then dpkg -i / upgrade / dpkg -r / dpkg -P the .deb on this host (needs root)
 	@$(MAKE) --no-print-directory deb-package

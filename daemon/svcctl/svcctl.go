@@ -178,13 +178,11 @@ func kardianosConfig(exe string, args []string) *service.Config {
 		Option: service.KeyValue{
 			// Linux: our own unit, hardened; see unit.go.
 			"SystemdScript": unitTemplate,
-			// Windows: start after boot settles, as LocalSystem (empty UserName), and come
-			// back after a crash (the keys are kardianos's Windows option names).
-			"StartType":              "automatic",
-			"DelayedAutoStart":       true,
-			"OnFailure":              "restart",
-			"OnFailureDelayDuration": "5s",
-			"OnFailureResetPeriod":   86400,
+			// Windows: automatic start as LocalSystem (empty UserName). Delayed start and the
+			// recovery actions are set after creation by ApplyRecovery, which tolerates a
+			// service manager without them (Wine); asked of CreateService, they would undo
+			// the whole install there.
+			"StartType": "automatic",
 		},
 	}
 }

@@ -42,7 +42,12 @@ func (c *Controller) exe() string { return c.opts.Exe }
 
 // install registers the service; x/sys/windows/svc/mgr quotes the image path, so a path with
 // spaces (Program Files) cannot be hijacked by C:\Program.exe.
-func (c *Controller) install(context.Context) error { return c.svc.Install() }
+func (c *Controller) install(ctx context.Context) error {
+	if err := c.svc.Install(); err != nil {
+		return err
+	}
+	return c.applyRecovery(ctx)
+}
 
 func (c *Controller) uninstall(context.Context) error {
 	if st, err := c.svc.Status(); err == nil && st == service.StatusRunning {
