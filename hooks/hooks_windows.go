@@ -96,6 +96,11 @@ func (m modState) bits() int {
 
 // Run implements Source. It pins the calling goroutine to its OS thread for the hook's life.
 func (s *winSource) Run(ctx context.Context, started chan<- error, sink Sink) error {
+	return s.run(ctx, started, sink, nil)
+}
+
+// run is Run; stats, if not nil, receives the hook timing histogram when it stops.
+func (s *winSource) run(ctx context.Context, started chan<- error, sink Sink, stats chan<- hookStats) error {
 	if !s.busy.CompareAndSwap(false, true) {
 		err := fmt.Errorf("hooks: source already running")
 		started <- err
@@ -133,6 +138,9 @@ func (s *winSource) Run(ctx context.Context, started chan<- error, sink Sink) er
 		winsys.DispatchMessage(&m)
 	}
 	p.stats.log(p.log)
+	if stats != nil {
+		stats <- p.stats
+	}
 	return nil
 }
 

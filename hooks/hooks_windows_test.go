@@ -5,6 +5,7 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"image"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/windows"
 
 	"pcipause/daemon/winsys"
+	"pcipause/overlay"
 )
 
 // usLayout and azertyLayout stand in for VkKeyScanEx: low byte virtual key, high byte shift
@@ -328,4 +330,50 @@ func BenchmarkInjectedKeyToSink(b *testing.B) {
 		sendKeys(b, '5')
 		<-rec.keys
 	}
+}
+
+// BenchmarkHookShowsMask is the Windows key path as the guard runs it: each injected key
+// reaches the hook, whose Sink.Key shows (or hides) the real overlay before returning. It
+// reports the time spent inside the hook callback — what LowLevelHooksTimeout bounds and
+// what delays the key on its way to the application.
+func BenchmarkHookShowsMask(b *testing.B) {
+	ov, err := overlay.New(context.Background(), overlay.Options{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ov.Close()
+	rec := newRecorder()
+	n := 0
+	rec.onKey = func(Key) {
+		n++
+		if n%2 == 1 {
+			_ = ov.Show(image.Rect(100, 100, 500, 140), "Hidden from recording · 7 digits")
+		} else {
+			_ = ov.Hide()
+		}
+	}
+	var src *winSource
+	s, err := New(Options{NoClipboard: true}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src = s.(*winSource)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	done := make(chan error, 1)
+	stats := make(chan hookStats, 1)
+	go func() { done <- src.run(ctx, started, rec, stats) }()
+	if err := <-started; err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		sendKeys(b, '5')
+		<-rec.keys
+	}
+	cancel()
+	<-done
+	st := <-stats
+	b.ReportMetric(float64(st.quantile(0.5).Microseconds()), "hook-p50-µs")
+	b.ReportMetric(float64(st.quantile(0.99).Microseconds()), "hook-p99-µs")
+	b.ReportMetric(float64(st.max.Microseconds()), "hook-max-µs")
 }

@@ -220,7 +220,7 @@ func (d *Detector) match(f hooks.Focus) (rule int, excluded bool, rel image.Rect
 	if !w.Bounds.Empty() {
 		rel = image.Rectangle{Max: w.Bounds.Size()}
 		if fb := f.Field.Bounds; !fb.Empty() {
-			rel = fb.Sub(w.Bounds.Min)
+			rel = readable(fb.Sub(w.Bounds.Min), w.Bounds.Size())
 		}
 	}
 	for i := range d.cfg.Exclude {
@@ -241,7 +241,7 @@ func (d *Detector) match(f hooks.Focus) (rule int, excluded bool, rel image.Rect
 				continue
 			}
 		} else if r.Rect != [4]int{} && !w.Bounds.Empty() {
-			rel = r.rect().Intersect(image.Rectangle{Max: w.Bounds.Size()})
+			rel = readable(r.rect(), w.Bounds.Size())
 		}
 		rule = i
 		break
@@ -478,6 +478,35 @@ var labels, labelsOK = func() (a, b [maxRunChars + 1]string) {
 	}
 	return a, b
 }()
+
+// Smallest mask for a field: the overlay's label ("Hidden from recording · 16 digits ·
+// checksum OK") needs about this much room to be drawn at a readable size.
+const (
+	minMaskW = 360
+	minMaskH = 28
+)
+
+// readable grows a field's rectangle (relative to a window of size win) to at least
+// minMaskW×minMaskH, centred on the field and kept inside the window, so the label the agent
+// types by stays legible. Growing only covers more of the window.
+func readable(r image.Rectangle, win image.Point) image.Rectangle {
+	grow := func(lo, hi, min, limit int) (int, int) {
+		if hi-lo < min {
+			extra := min - (hi - lo)
+			lo, hi = lo-extra/2, hi+extra-extra/2
+		}
+		if lo < 0 {
+			lo, hi = 0, hi-lo
+		}
+		if hi > limit {
+			lo, hi = lo-(hi-limit), limit
+		}
+		return max(lo, 0), hi
+	}
+	r.Min.X, r.Max.X = grow(r.Min.X, r.Max.X, minMaskW, win.X)
+	r.Min.Y, r.Max.Y = grow(r.Min.Y, r.Max.Y, minMaskH, win.Y)
+	return r.Intersect(image.Rectangle{Max: win})
+}
 
 // unionRect is image.Rectangle.Union without treating an empty operand specially twice.
 func unionRect(a, b image.Rectangle) image.Rectangle {

@@ -92,6 +92,7 @@ func testConfig() Config {
 func TestDetector(t *testing.T) {
 	cardField := hooks.Field{Role: "text", Label: "Card number", Bounds: image.Rect(150, 200, 450, 230)}
 	otherField := hooks.Field{Role: "text", Label: "Name", Bounds: image.Rect(150, 300, 450, 330)}
+	cardMask := image.Rect(120, 200, 480, 230) // the 300 px field grown to 360 for the label
 	tests := []struct {
 		name  string
 		cfg   *Config
@@ -165,17 +166,17 @@ func TestDetector(t *testing.T) {
 		{"keys before any focus cover the screen", nil, []step{typed("4111")},
 			View{Mask: true, Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
 		{"field rule by label masks on focus", nil, []step{focusField(winC, cardField)},
-			View{Mask: true, Rect: cardField.Bounds, Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "crm_card"}},
+			View{Mask: true, Rect: cardMask, Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "crm_card"}},
 		{"field rule label needs the field", nil, []step{focusField(winC, otherField)},
-			View{Mask: true, Rect: image.Rect(60, 70, 160, 100), Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "crm_cvv_box"}},
+			View{Mask: true, Rect: image.Rect(50, 70, 410, 100), Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "crm_cvv_box"}},
 		{"field rule by rect without a11y", nil, []step{focusOn(winC)},
-			View{Mask: true, Rect: image.Rect(60, 70, 160, 100), Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "crm_cvv_box"}},
+			View{Mask: true, Rect: image.Rect(50, 70, 410, 100), Label: LabelField, Pause: true, Trigger: TriggerFieldRule, Field: "crm_cvv_box"}},
 		{"field rule left empty releases", nil, []step{focusField(winC, cardField), focusOn(winB)},
 			View{}},
 		{"field rule left with a value stays", nil, []step{focusField(winC, cardField), typed("123"), focusOn(winB)},
-			View{Mask: true, Rect: cardField.Bounds, Label: LabelCard, Pause: true, Trigger: TriggerFieldRule, Field: "crm_card"}},
+			View{Mask: true, Rect: cardMask, Label: LabelCard, Pause: true, Trigger: TriggerFieldRule, Field: "crm_card"}},
 		{"field rule counts digits", nil, []step{focusField(winC, cardField), typed("41")},
-			View{Mask: true, Rect: cardField.Bounds, Label: "Hidden from recording · 2 digits", Pause: true, Trigger: TriggerFieldRule, Field: "crm_card", Digits: 2}},
+			View{Mask: true, Rect: cardMask, Label: "Hidden from recording · 2 digits", Pause: true, Trigger: TriggerFieldRule, Field: "crm_card", Digits: 2}},
 		{"paste of a pan", nil, []step{clip(true), focusOn(winB), typed("v")},
 			View{Mask: true, Rect: winB.Bounds, Label: LabelPasted, Pause: true, Trigger: TriggerPaste, Field: DefaultField}},
 		{"middle-click paste of a pan", nil, []step{clip(true), focusOn(winB), typed("m")},
@@ -191,7 +192,7 @@ func TestDetector(t *testing.T) {
 		{"title change out of an empty rule releases", nil, []step{retitle(winA, "PAYMENT entry"), retitle(winA, "shell")},
 			View{}},
 		{"field bounds used for runs", nil, []step{focusField(winB, hooks.Field{Role: "text", Bounds: image.Rect(710, 120, 900, 140)}), typed("4111")},
-			View{Mask: true, Rect: image.Rect(710, 120, 900, 140), Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
+			View{Mask: true, Rect: image.Rect(700, 116, 1000, 144), Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,6 +214,34 @@ func TestDetector(t *testing.T) {
 // TestMaskBeforeSeventh is the detector's half of invariant 2: in every non-excluded window,
 // whatever came before, the mask is wanted once a run holds mask_at digits - so never
 // later than the 6th.
+func TestReadable(t *testing.T) {
+	win := image.Pt(800, 600)
+	tests := []struct {
+		name string
+		in   image.Rectangle
+		want image.Rectangle
+	}{
+		{"big enough", image.Rect(10, 10, 500, 60), image.Rect(10, 10, 500, 60)},
+		{"narrow grows both ways", image.Rect(300, 100, 400, 130), image.Rect(170, 100, 530, 130)},
+		{"at the left edge shifts right", image.Rect(0, 100, 100, 130), image.Rect(0, 100, 360, 130)},
+		{"at the right edge shifts left", image.Rect(750, 100, 800, 130), image.Rect(440, 100, 800, 130)},
+		{"short grows", image.Rect(10, 100, 400, 110), image.Rect(10, 91, 400, 119)},
+		{"window too small keeps inside", image.Rect(5, 5, 20, 15), image.Rect(0, 0, 200, 28)},
+	}
+	for _, tt := range tests {
+		w := win
+		if tt.name == "window too small keeps inside" {
+			w = image.Pt(200, 100)
+		}
+		if got := readable(tt.in, w); got != tt.want {
+			t.Errorf("%s: readable(%v) = %v, want %v", tt.name, tt.in, got, tt.want)
+		}
+		if got := readable(tt.in, w); !tt.in.Intersect(image.Rectangle{Max: w}).In(got) {
+			t.Errorf("%s: %v does not cover the field %v", tt.name, got, tt.in)
+		}
+	}
+}
+
 func TestMaskBeforeSeventh(t *testing.T) {
 	prefixes := []string{"", "x", "12x", "4111 ", "ab", "e", "1234567x", panVisa + "u", "v", "bbb"}
 	for maskAt := 1; maskAt <= MaxMaskAt; maskAt++ {
