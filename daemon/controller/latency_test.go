@@ -35,20 +35,30 @@ func (w *wireTap) Accept() (net.Conn, error) {
 
 type tapConn struct {
 	net.Conn
-	tap *wireTap
+	tap      *wireTap
+	prev     []byte    // the last bytes read, so a request line split across reads is seen
+	prevTime time.Time // when they arrived
 }
 
+// Read notes the arrival of every pause request line. net/http's server reads one byte ahead
+// between requests, so the line often arrives split: "P", then "UT /…/pause HTTP/1.1".
 func (c *tapConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		now := time.Now()
-		// The read that carries a pause's request line; on an idle keep-alive connection
-		// that is the request's first byte.
-		if i := bytes.Index(p[:n], []byte("PUT ")); i >= 0 && bytes.Contains(p[i:min(n, i+200)], []byte("/pause")) {
+		buf := append(append([]byte(nil), c.prev...), p[:n]...)
+		if i := bytes.Index(buf, []byte("PUT ")); i >= 0 && bytes.Contains(buf[i:min(len(buf), i+200)], []byte("/pause")) {
+			at := now
+			if i < len(c.prev) {
+				at = c.prevTime
+			}
 			c.tap.mu.Lock()
-			c.tap.pauses = append(c.tap.pauses, now)
+			c.tap.pauses = append(c.tap.pauses, at)
 			c.tap.mu.Unlock()
+			buf = buf[:0] // consumed
 		}
+		c.prev = append(c.prev[:0], buf[max(0, len(buf)-3):]...)
+		c.prevTime = now
 	}
 	return n, err
 }
@@ -107,9 +117,10 @@ func BenchmarkDecisionLatency(b *testing.B) {
 			defer func() { cancel(); <-done }()
 
 			agents := make([]string, b.N)
+			recs := make([]string, b.N)
 			for i := range agents {
 				agents[i] = fmt.Sprintf("lat-%d", i)
-				sim.StartRecording(sim.StartInteraction(agents[i]))
+				recs[i] = sim.StartRecording(sim.StartInteraction(agents[i]))
 				if err := c.Refresh(ctx, agents[i]); err != nil {
 					b.Fatal(err)
 				}
@@ -125,7 +136,14 @@ func BenchmarkDecisionLatency(b *testing.B) {
 				for wait := time.Now(); tap.count() == before; {
 					if time.Since(wait) > 20*time.Second {
 						s := c.Snapshot()
-						b.Fatalf("no pause on the wire for %s: queue=%d last error %q windows=%d targets=%d", agents[i], s.QueueDepth, s.LastError, len(s.Windows), len(s.Targets))
+						st, _ := sim.RecordingStatus(recs[i])
+						var mine []TargetState
+						for _, x := range s.Targets {
+							if x.Target.AgentID == agents[i] {
+								mine = append(mine, x)
+							}
+						}
+						b.Fatalf("no pause on the wire for %s: sim says %s; controller: %+v queue=%d last error %q", agents[i], st, mine, s.QueueDepth, s.LastError)
 					}
 					time.Sleep(20 * time.Microsecond)
 				}
