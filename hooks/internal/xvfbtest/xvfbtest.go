@@ -147,7 +147,7 @@ func New(t testing.TB, wm bool) *Env {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- x.Wait() }()
-		if err := waitSocket(n, exited); err != nil {
+		if err := waitSocket(n, x.Process.Pid, exited); err != nil {
 			_ = x.Process.Kill()
 			lastErr = fmt.Errorf("Xvfb %s: %v: %s", e.Display, err, logBuf.String())
 			continue
@@ -192,9 +192,11 @@ func free(n int) bool {
 	return true
 }
 
-// waitSocket waits for the server's socket, or for it to exit (display taken).
-func waitSocket(n int, exited <-chan error) error {
+// waitSocket waits until our server holds the display (its pid in the lock file) and its
+// socket exists, or until it exits (another test run took the display first).
+func waitSocket(n, pid int, exited <-chan error) error {
 	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
 	deadline := time.After(20 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -205,6 +207,10 @@ func waitSocket(n int, exited <-chan error) error {
 		case <-deadline:
 			return errors.New("no socket after 20s")
 		case <-tick.C:
+			b, err := os.ReadFile(lock)
+			if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(pid) {
+				continue
+			}
 			if _, err := os.Stat(sock); err == nil {
 				return nil
 			}
