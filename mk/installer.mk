@@ -33,16 +33,18 @@ sign: build ## sign both .exe and the MSI with osslsigncode: SIGN_CERT=chain.pem
 	@$(MAKE) --no-print-directory msi-package
 	SIGN_TIMESTAMP_URL='$(SIGN_TIMESTAMP_URL)' bash installer/sign.sh $(SIGN_CERT) $(SIGN_KEY) $(MSI)
 
-test-msi: build ## MSI tables, then install/upgrade/uninstall under Wine on a private Xvfb (:95-:99) and prefix
+test-msi: build ## svcctl's Windows tests and the MSI tables, then install/upgrade/uninstall under Wine on a private Xvfb (:95-:99) and prefix
 	@$(MAKE) --no-print-directory winetest-shim msi-package
 	bash installer/windows/build-msi.sh $(PKGVERSION_NEXT) dist/windows-amd64 $(EXAMPLE_CONFIG) $(INSTALLER_OUT)/pcipause-$(PKGVERSION_NEXT)-x64.msi
+	GOOS=windows GOARCH=amd64 $(GO) test -c -o $(INSTALLER_OUT)/svcctl.test.exe ./daemon/svcctl
 	PCIPAUSE_MSI=$(abspath $(MSI)) $(GO) test -count=1 -v -run '^TestMSITables$$' ./installer/
 	@tmp=$$(mktemp -d /tmp/pcipause-msi.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
 	PCIPAUSE_WINE_DISPLAYS="95 96 97 98 99" PCIPAUSE_MSI=$(abspath $(MSI)) \
 	PCIPAUSE_MSI_NEXT=$(abspath $(INSTALLER_OUT)/pcipause-$(PKGVERSION_NEXT)-x64.msi) \
 	PCIPAUSE_WINDOWS_EXE=$(abspath dist/windows-amd64/pcipause.exe) \
-		installer/winetest/wineenv.sh "$$tmp" $(WINE_SHIM) -- \
-		$(GO) test -count=1 -v -timeout 14m -run '^(TestMSIWine|TestInstallCommandWine)$$' ./installer/
+		installer/winetest/wineenv.sh "$$tmp" $(WINE_SHIM) -- bash -c '\
+		set -e; (cd daemon/svcctl && wine $(abspath $(INSTALLER_OUT))/svcctl.test.exe -test.count=1 -test.v); \
+		$(GO) test -count=1 -v -timeout 14m -run "^(TestMSIWine|TestInstallCommandWine)$$" ./installer/'
 
 test-deb: build ## lintian, then dpkg -i / upgrade / dpkg -r / dpkg -P the .deb on this host (needs root)
 	@$(MAKE) --no-print-directory deb-package
