@@ -205,7 +205,8 @@ level = "debug"
 		}
 	})
 
-	installed := false
+	// Later steps depend on earlier ones; when one fails they fail at once instead of waiting.
+	installed, running, connected := false, false, false
 	t.Run("service install and start (wine sc)", func(t *testing.T) {
 		out, err := e.run(t, 2*time.Minute, "", svcExe, "install")
 		if err != nil && strings.Contains(out, "Invalid level") {
@@ -225,6 +226,7 @@ level = "debug"
 		if st := e.waitSC(t, "RUNNING"); st != "RUNNING" {
 			t.Fatalf("service state %s, want RUNNING; service log:\n%s", st, tail(e.serviceLog(), 40))
 		}
+		running = true
 	})
 	defer func() {
 		if installed {
@@ -255,10 +257,14 @@ level = "debug"
 		if !waitUntil(60*time.Second, func() bool { _, err := os.Stat(e.driveC("helper-ready")); return err == nil }) {
 			t.Fatalf("helper never ready:\n%s", tail(readFile(helperLog), 40))
 		}
+		if !running {
+			t.Fatal("the service is not running (see above): nothing to connect to")
+		}
 		if !waitUntil(60*time.Second, func() bool { return strings.Contains(readFile(helperLog), "connected to the service") }) {
 			t.Logf("helper log:\n%s", tail(readFile(helperLog), 40))
 			t.Fatalf("helper never connected to the service; service log:\n%s", tail(e.serviceLog(), 40))
 		}
+		connected = true
 	})
 
 	t.Run("notepad masked by the 6th digit", func(t *testing.T) {
@@ -286,8 +292,12 @@ level = "debug"
 		}
 	})
 
+	paused := false
 	t.Run("simulator sees the pause", func(t *testing.T) {
-		paused := waitUntil(60*time.Second, func() bool {
+		if !connected {
+			t.Fatal("no helper connected to the service (see above): no pause can reach the simulator")
+		}
+		paused = waitUntil(60*time.Second, func() bool {
 			st, _ := sim.RecordingStatus(demo.RecordingID)
 			return st == "PAUSED"
 		})
@@ -300,10 +310,13 @@ level = "debug"
 	})
 
 	t.Run("cleared field resumes", func(t *testing.T) {
+		if !paused {
+			t.Fatal("the recording was never paused (see above)")
+		}
 		xdo(t, "key", "ctrl+a", "BackSpace")
 		resumed := waitUntil(60*time.Second, func() bool {
 			st, _ := sim.RecordingStatus(demo.RecordingID)
-			return st == "RECORDING"
+			return st == "RECORDING" && slices.ContainsFunc(sim.Calls(), func(c cxonesim.Call) bool { return c.Op == "resume" && c.Status == 200 })
 		})
 		if !resumed {
 			t.Fatalf("recording never resumed; calls %v", ops(sim.Calls()))
@@ -311,6 +324,9 @@ level = "debug"
 	})
 
 	t.Run("service stop and uninstall (wine sc)", func(t *testing.T) {
+		if !running {
+			t.Fatal("the service never ran (see above)")
+		}
 		if out, err := e.run(t, 2*time.Minute, "", svcExe, "stop"); err != nil {
 			t.Fatalf("pcipause stop: %v\n%s", err, out)
 		}

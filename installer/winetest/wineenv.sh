@@ -55,5 +55,8 @@ if [[ ! -f $WINEPREFIX/system.reg ]]; then
 	wineserver -w
 fi
 cp -f "$shim" "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+# A persistent wineserver: otherwise it exits a moment after each program and the next one
+# can race its shutdown ("wine client error: recvmsg: Connection reset by peer").
+wineserver -p
 
 "$@"
