@@ -18,7 +18,7 @@ import (
 const unitDir = "etc/systemd/system"
 
 // systemdRunning reports whether systemd is PID 1 — the check sd_booted(3) documents.
-var systemdRunning = func() bool {
+func systemdRunning() bool {
 	_, err := os.Stat("/run/systemd/system")
 	return err == nil
 }
