@@ -2,6 +2,7 @@ package detect
 
 import (
 	"image"
+	"regexp"
 	"strconv"
 
 	"pcipause/hooks"
@@ -69,7 +70,8 @@ type Detector struct {
 	cur      int             // index into entries, -1 if no focus seen yet
 	fieldRel image.Rectangle // the focused field relative to the window (whole window if unknown)
 	excluded bool
-	rule     int // index of the matching field rule, -1 if none
+	terminal terminalKind // line editing of the focused window
+	rule     int          // index of the matching field rule, -1 if none
 	selAll   bool
 	clipPAN  bool
 
@@ -199,6 +201,7 @@ func (d *Detector) Focus(f hooks.Focus) View {
 			d.endRun() // judged under the old rule: digits typed into a rule field stay masked
 		}
 		d.focus, d.rule, d.excluded, d.fieldRel = f, rule, excluded, rel
+		d.terminal = terminalOf(f.Window)
 		d.entries[d.cur].win = f.Window.Bounds
 		return d.View()
 	}
@@ -211,6 +214,7 @@ func (d *Detector) Focus(f hooks.Focus) View {
 	d.cur = d.slot(f.Window.ID)
 	d.entries[d.cur].win = f.Window.Bounds
 	d.rule, d.excluded, d.fieldRel = d.match(f)
+	d.terminal = terminalOf(f.Window)
 	return d.View()
 }
 
@@ -362,9 +366,20 @@ func (d *Detector) Key(k hooks.Key) View {
 		}
 		// Delete at the end of a run removes nothing we can see: keep the run as it is.
 	case hooks.KeyClearLine:
-		d.clearCurrent()
+		// Ctrl+U erases the line in a Unix terminal; elsewhere it may do nothing at all.
+		if d.terminal == unixTerminal {
+			d.clearCurrent()
+		} else {
+			d.endRun()
+		}
 	case hooks.KeySelectAll:
-		d.selAll = true
+		// Ctrl+A selects all in a text field; in a terminal it moves to the line start (or
+		// selects screen text), and a Backspace after it erases nothing.
+		if d.terminal != notTerminal {
+			d.endRun()
+		} else {
+			d.selAll = true
+		}
 	case hooks.KeyPaste, hooks.KeyPrimaryPaste:
 		if sel {
 			d.clearCurrent()
@@ -478,6 +493,34 @@ var labels, labelsOK = func() (a, b [maxRunChars + 1]string) {
 	}
 	return a, b
 }()
+
+// Terminals are told apart by executable or window class because their line editing
+// differs from a text field's: in a Unix terminal (readline) Ctrl+A moves to the line start
+// and Ctrl+U erases the line; in a Windows console neither erases anything.
+var (
+	unixTerminals = regexp.MustCompile(`(?i)^(?:u?xterm|.*rxvt.*|st|st-256color|gnome-terminal.*|konsole|` +
+		`xfce4-terminal|mate-terminal|lxterminal|qterminal|terminator|tilix|alacritty|kitty|wezterm.*|foot)$`)
+	windowsConsoles = regexp.MustCompile(`(?i)^(?:conhost\.exe|windowsterminal\.exe|cmd\.exe|powershell\.exe|` +
+		`pwsh\.exe|putty(?:\.exe)?|mintty(?:\.exe)?|consolewindowclass|cascadia_hosting_window_class|puttytel)$`)
+)
+
+type terminalKind uint8
+
+const (
+	notTerminal terminalKind = iota
+	unixTerminal
+	windowsConsole
+)
+
+func terminalOf(w hooks.Window) terminalKind {
+	switch {
+	case unixTerminals.MatchString(w.Exe) || unixTerminals.MatchString(w.Class):
+		return unixTerminal
+	case windowsConsoles.MatchString(w.Exe) || windowsConsoles.MatchString(w.Class):
+		return windowsConsole
+	}
+	return notTerminal
+}
 
 // Smallest mask for a field: the overlay's label ("Hidden from recording · 16 digits ·
 // checksum OK") needs about this much room to be drawn at a readable size.
