@@ -275,6 +275,7 @@ func TestLocalMasksAndPauses(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: %s", c, res.Summary)
+			warnSparse(t, c.String(), res)
 			if res.Summary.MaxDigits > 6 {
 				t.Errorf("%s: %d card digits readable in frame %d (at %s), want <= 6",
 					c, res.Summary.MaxDigits, res.Summary.WorstIndex, res.Summary.WorstTime.UTC().Format("15:04:05.000"))
@@ -327,4 +328,15 @@ func tail(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, "\n")
+}
+
+// warnSparse says so when the recorder was starved: with frames more than a quarter second
+// apart, "no frame leaked" is a weak statement. It is a note, not a failure: how densely a
+// loaded machine samples is timing, which the tests do not assert on.
+func warnSparse(t *testing.T, what string, res *frames.Result) {
+	t.Helper()
+	if res.Summary.MaxGap > 250*time.Millisecond || res.Summary.Frames < 10 {
+		t.Logf("NOTE %s: the recorder was starved (%d frames, longest gap %s); the frame check is weak for this run",
+			what, res.Summary.Frames, res.Summary.MaxGap)
+	}
 }

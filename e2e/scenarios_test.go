@@ -48,6 +48,7 @@ func leakCheck(t *testing.T, ctx context.Context, video []byte, captured, r imag
 		t.Fatal(err)
 	}
 	t.Logf("%s: %s", what, res.Summary)
+	warnSparse(t, what, res)
 	if res.Summary.MaxDigits > 6 {
 		t.Errorf("%s: %d card digits readable in frame %d (at %s), want <= 6", what, res.Summary.MaxDigits,
 			res.Summary.WorstIndex, res.Summary.WorstTime.UTC().Format("15:04:05.000"))
@@ -219,3 +220,4 @@ func helperPID(t *testing.T, l *localRun) int {
 	}
 	return p
 }
+

@@ -441,3 +441,48 @@ func BenchmarkShow(b *testing.B) {
 		})
 	}
 }
+
+func TestDisplayLost(t *testing.T) {
+	env := xenv.ForTest(t, xenv.Options{NoWM: true})
+	o, err := New(context.Background(), Options{Display: env.Display}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Show(image.Rect(10, 10, 100, 40), testLabel); err != nil {
+		t.Fatal(err)
+	}
+	env.Close() // the X server goes away under the overlay
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Show", func() error { return o.Show(image.Rect(0, 0, 10, 10), "") }},
+		{"Move", func() error { return o.Move(image.Rect(5, 5, 10, 10)) }},
+		{"Check", o.Check},
+		{"Hide", o.Hide},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- c.call() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatalf("%s with the display gone: want an error", c.name)
+				}
+			case <-time.After(time.Minute): // a hang detector, not a speed assertion
+				t.Fatalf("%s hung with the display gone", c.name)
+			}
+		})
+	}
+	done := make(chan error, 1)
+	go func() { done <- o.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close hung with the display gone")
+	}
+}
