@@ -220,4 +220,3 @@ func helperPID(t *testing.T, l *localRun) int {
 	}
 	return p
 }
-
