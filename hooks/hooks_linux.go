@@ -468,6 +468,9 @@ func (st *x11State) selectionOwner(ev x11.SelectionEvent) {
 		st.setSelection(ev.Selection, false)
 		return
 	}
+	// Until the owner answers, a paste might insert a card number: count it as one, so a
+	// Ctrl+C / Ctrl+V faster than the round trips (or an owner that never answers) masks.
+	st.setSelection(ev.Selection, true)
 	st.c.RequestSelection(ev.Selection, prop, st.atoms)
 }
 
