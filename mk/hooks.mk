@@ -1,7 +1,7 @@
 # hooks: the X11 event source, the PCI detector and the guard (hooks/, hooks/detect,
 # hooks/card, hooks/x11). Their Xvfb tests (displays :70-:74) run in test-unit.
 
-DEB_PACKAGES += xvfb openbox xdotool xterm x11-utils xauth
+DEB_PACKAGES += xvfb openbox xdotool xterm x11-utils xauth zenity at-spi2-core dbus-x11
 
 .PHONY: test-hooks-race
 test-hooks-race: ## the hooks, detector and guard tests under the race detector (Xvfb tests included)
