@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
@@ -43,8 +44,16 @@ func newSimEnvTB(t testing.TB, backend string, o cxonesim.Options) *simEnv {
 	}
 	t.Cleanup(s.Close)
 	e := &simEnv{t: t, sim: s, demo: s.SeedDemo(), backend: backend, logs: &syncBuffer{}}
+	// Keep a connection per worker: with Go's default of two idle connections per host, a
+	// burst opens fresh TLS connections whose handshakes bunch requests together.
+	hc := s.Client()
+	if tr, ok := hc.Transport.(*http.Transport); ok {
+		tr = tr.Clone()
+		tr.MaxIdleConnsPerHost = 64
+		hc = &http.Client{Transport: tr, Timeout: hc.Timeout}
+	}
 	co := cxone.Options{Backend: backend, ClientID: e.demo.ClientID, ClientSecret: e.demo.ClientSecret,
-		HTTPClient: s.Client(), Timeout: 5 * time.Second, DiscoveryURL: s.URL()}
+		HTTPClient: hc, Timeout: 5 * time.Second, DiscoveryURL: s.URL()}
 	switch backend {
 	case cxone.BackendWEMv1:
 		co.BaseURL, co.TokenURL = s.BaseURL(), s.TokenURL()
