@@ -42,12 +42,14 @@ type x11Overlay struct {
 
 	wins []*maskWin // fixed after newPlatform
 
-	mu       sync.Mutex
-	closed   bool
-	shown    bool
-	rect     image.Rectangle
-	label    string
-	monitors []image.Rectangle
+	mu     sync.Mutex
+	closed bool
+	shown  bool
+	// fallbackLogged is set once the whole-screen fallback was logged for this shown episode.
+	fallbackLogged bool
+	rect           image.Rectangle
+	label          string
+	monitors       []image.Rectangle
 
 	closeOnce sync.Once
 	loopDone  chan struct{}
@@ -230,6 +232,11 @@ func (o *x11Overlay) sync() error {
 // windows that were already mapped but changed size (their label must be redrawn). Caller holds mu.
 func (o *x11Overlay) place(r image.Rectangle) []*maskWin {
 	ps := pieces(r, o.screen, o.monitors, len(o.wins))
+	if rc := r.Canon(); !o.fallbackLogged && len(ps) > 0 && (rc.Empty() || !rc.Overlaps(ps[0])) {
+		// Once per shown episode: the caller's geometry is unknown or wrong, worth knowing.
+		o.fallbackLogged = true
+		o.log.Warn("mask area unknown or off every monitor; covering the whole screen", "rect", r.String())
+	}
 	var resized []*maskWin
 	for i, w := range o.wins {
 		if i >= len(ps) {
@@ -287,7 +294,7 @@ func (o *x11Overlay) Hide() error {
 		o.mu.Unlock()
 		return ErrClosed
 	}
-	o.shown = false
+	o.shown, o.fallbackLogged = false, false
 	for _, w := range o.wins {
 		if w.mapped {
 			xproto.UnmapWindow(o.conn, w.id)
