@@ -316,6 +316,14 @@ func TestMSIWine(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = keep.Process.Kill(); _ = keep.Wait() })
 
+	// Whatever step fails, leave the prefix without the product for the tests after this one.
+	t.Cleanup(func() {
+		if len(w.installed()) > 0 {
+			_, _ = w.msiexec("cleanup-next.log", "/x", winPath(next))
+			_, _ = w.msiexec("cleanup.log", "/x", winPath(msi))
+		}
+	})
+
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	secret := "pcipause-test-secret-" + hex.EncodeToString(rnd[:])
