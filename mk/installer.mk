@@ -7,6 +7,7 @@ DEB_PACKAGES += wixl msitools osslsigncode lintian init-system-helpers systemd w
 EXAMPLE_CONFIG ?= installer/pcipause.example.toml
 MSI            := dist/pcipause-$(PKGVERSION)-x64.msi
 DEB            := dist/pcipause_$(PKGVERSION)_amd64.deb
+# Sub-makes get PKGVERSION passed down: it counts commits, and others commit meanwhile.
 # The upgrade tests need a second, newer package of the same build.
 PKGVERSION_NEXT = $(shell echo $(PKGVERSION) | awk -F. '{print $$1"."$$2"."$$3+1}')
 INSTALLER_OUT  ?= out/installer
@@ -14,13 +15,13 @@ INSTALLER_OUT  ?= out/installer
 .PHONY: msi msi-package deb deb-package sign test-msi test-deb
 
 msi: build ## build dist/pcipause-<version>-x64.msi with wixl (from the binaries make build writes)
-	@$(MAKE) --no-print-directory msi-package
+	@$(MAKE) --no-print-directory msi-package PKGVERSION=$(PKGVERSION)
 
 msi-package: ## package the binaries already in dist/windows-amd64 into the MSI (no rebuild)
 	bash installer/windows/build-msi.sh $(PKGVERSION) dist/windows-amd64 $(EXAMPLE_CONFIG) $(MSI)
 
 deb: build ## build dist/pcipause_<version>_amd64.deb with dpkg-deb
-	@$(MAKE) --no-print-directory deb-package
+	@$(MAKE) --no-print-directory deb-package PKGVERSION=$(PKGVERSION)
 
 deb-package: ## package the binaries already in dist/linux-amd64 into the .deb (no rebuild)
 	bash installer/deb/build-deb.sh $(PKGVERSION) dist/linux-amd64 $(EXAMPLE_CONFIG) $(DEB)
@@ -30,11 +31,11 @@ sign: build ## sign both .exe and the MSI with osslsigncode: SIGN_CERT=chain.pem
 	@[ -n "$(SIGN_CERT)" ] && [ -n "$(SIGN_KEY)" ] || { echo "make sign: set SIGN_CERT and SIGN_KEY (and SIGN_KEY_PASS, SIGN_TIMESTAMP_URL if needed)" >&2; exit 1; }
 	SIGN_TIMESTAMP_URL='$(SIGN_TIMESTAMP_URL)' bash installer/sign.sh $(SIGN_CERT) $(SIGN_KEY) \
 		dist/windows-amd64/pcipause.exe dist/windows-amd64/pcipause-session.exe
-	@$(MAKE) --no-print-directory msi-package
+	@$(MAKE) --no-print-directory msi-package PKGVERSION=$(PKGVERSION)
 	SIGN_TIMESTAMP_URL='$(SIGN_TIMESTAMP_URL)' bash installer/sign.sh $(SIGN_CERT) $(SIGN_KEY) $(MSI)
 
 test-msi: build ## svcctl's Windows tests and the MSI tables, then install/upgrade/uninstall under Wine on a private Xvfb (:95-:99) and prefix
-	@$(MAKE) --no-print-directory winetest-shim msi-package
+	@$(MAKE) --no-print-directory winetest-shim msi-package PKGVERSION=$(PKGVERSION)
 	bash installer/windows/build-msi.sh $(PKGVERSION_NEXT) dist/windows-amd64 $(EXAMPLE_CONFIG) $(INSTALLER_OUT)/pcipause-$(PKGVERSION_NEXT)-x64.msi
 	GOOS=windows GOARCH=amd64 $(GO) test -c -o $(INSTALLER_OUT)/svcctl.test.exe ./daemon/svcctl
 	PCIPAUSE_MSI=$(abspath $(MSI)) $(GO) test -count=1 -v -run '^TestMSITables$$' ./installer/
@@ -47,7 +48,7 @@ test-msi: build ## svcctl's Windows tests and the MSI tables, then install/upgra
 		$(GO) test -count=1 -v -timeout 14m -run "^(TestMSIWine|TestInstallCommandWine)$$" ./installer/'
 
 test-deb: build ## lintian, then dpkg -i / upgrade / dpkg -r / dpkg -P the .deb on this host (needs root)
-	@$(MAKE) --no-print-directory deb-package
+	@$(MAKE) --no-print-directory deb-package PKGVERSION=$(PKGVERSION)
 	bash installer/deb/build-deb.sh $(PKGVERSION_NEXT) dist/linux-amd64 $(EXAMPLE_CONFIG) $(INSTALLER_OUT)/pcipause_$(PKGVERSION_NEXT)_amd64.deb
 	PCIPAUSE_DEB=$(abspath $(DEB)) PCIPAUSE_DEB_NEXT=$(abspath $(INSTALLER_OUT)/pcipause_$(PKGVERSION_NEXT)_amd64.deb) \
 		$(GO) test -count=1 -v -timeout 10m -run '^TestDeb' ./installer/
