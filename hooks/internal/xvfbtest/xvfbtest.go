@@ -53,7 +53,11 @@ func (e *Env) Environ() []string {
 func (e *Env) SessionBus(t *testing.T) {
 	t.Helper()
 	Need(t, "dbus-daemon")
-	cmd := e.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1")
+	// A socket in the test's own directory marks everything the bus activates (the AT-SPI
+	// bus launcher, its bus and registry daemon): they inherit the address, and outlive the
+	// bus unless stopped, so cleanup stops them by that mark.
+	addr := "unix:path=" + filepath.Join(e.dir, "bus")
+	cmd := e.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1", "--address="+addr)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +65,11 @@ func (e *Env) SessionBus(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start dbus-daemon: %v", err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		killActivated(addr)
+	})
 	line := make([]byte, 0, 256)
 	b := make([]byte, 1)
 	for {
@@ -214,6 +222,22 @@ func waitSocket(n, pid int, exited <-chan error) error {
 			if _, err := os.Stat(sock); err == nil {
 				return nil
 			}
+		}
+	}
+}
+
+// killActivated stops the processes whose environment names our bus address: the services
+// our private bus started, and nothing else.
+func killActivated(addr string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		env, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(env, []byte("DBUS_SESSION_BUS_ADDRESS="+addr)) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && pid != os.Getpid() {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
 }
