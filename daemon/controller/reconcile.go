@@ -324,12 +324,30 @@ func (c *Controller) call(ctx context.Context, p prio, rec audit.Record, fn func
 	return rec, err
 }
 
+// interactionKey is the interactions-bucket key of a target: its interaction, or
+// "agent:<id>" when the back end does not say.
+func interactionKey(t cxone.Target) string {
+	if t.InteractionID != "" {
+		return t.InteractionID
+	}
+	return "agent:" + t.AgentID
+}
+
 // commit makes target changes and audit records durable together.
 func (c *Controller) commit(ts []store.Target, rs []audit.Record) {
-	if len(ts) == 0 && len(rs) == 0 {
+	c.commitAll(ts, nil, rs)
+}
+
+func (c *Controller) commitAll(ts []store.Target, ins []store.Interaction, rs []audit.Record) {
+	if len(ts) == 0 && len(rs) == 0 && len(ins) == 0 {
 		return
 	}
 	err := c.st.Commit(func(tx *store.Tx) error {
+		for _, in := range ins {
+			if err := tx.PutInteraction(in); err != nil {
+				return err
+			}
+		}
 		for _, t := range ts {
 			if t.Ended {
 				if err := tx.DeleteTarget(t.Target); err != nil {
@@ -587,6 +605,8 @@ func (c *Controller) pauseScope(ctx context.Context, a *agentState, p prio) (rel
 			Episode: n.episode.Episode, Detail: n.detail})
 	}
 	now := time.Now()
+	var ins []store.Interaction
+	seenIn := map[string]bool{}
 	for _, k := range scope {
 		t := c.tgs[k]
 		if t.PausedByUs && t.Desired == cxone.StatusPaused {
@@ -594,10 +614,14 @@ func (c *Controller) pauseScope(ctx context.Context, a *agentState, p prio) (rel
 		}
 		t.PausedByUs, t.Desired, t.Updated = true, cxone.StatusPaused, now
 		mark = append(mark, *t)
+		if id := interactionKey(t.Target); !seenIn[id] {
+			seenIn[id] = true
+			ins = append(ins, store.Interaction{ID: id, AgentID: a.id, PCIOpen: true, Since: now, Desired: cxone.StatusPaused})
+		}
 	}
 	c.mu.Unlock()
 	// The intent for each target is durable before its first call.
-	c.commit(mark, recs)
+	c.commitAll(mark, ins, recs)
 
 	var firstErr error
 	pending := false
@@ -896,7 +920,8 @@ func (c *Controller) resumeOne(ctx context.Context, a *agentState, t store.Targe
 		nt, _ := c.update(k, func(t *store.Target) {
 			t.Known, t.PausedByUs, t.Pending, t.Desired = cxone.StatusRecording, false, false, cxone.StatusRecording
 		})
-		c.commit([]store.Target{nt}, recs)
+		c.commitAll([]store.Target{nt}, []store.Interaction{{ID: interactionKey(t.Target), AgentID: a.id,
+			Since: time.Now(), Desired: cxone.StatusRecording}}, recs)
 		return nil
 	case errors.Is(err, cxone.ErrPending):
 		nt, _ := c.update(k, func(t *store.Target) { t.Pending = true })

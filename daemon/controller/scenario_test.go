@@ -122,11 +122,27 @@ func TestMultipleRecordingsOnOneInteraction(t *testing.T) {
 	h.eventually("all three paused", func() bool {
 		return e.paused("agent-2", recs[0]) && e.paused("agent-2", recs[1]) && e.paused("agent-2", recs[2])
 	})
+	interaction := func() store.Interaction {
+		var ins []store.Interaction
+		h.st.View(func(tx *store.Tx) (err error) { ins, err = tx.Interactions(); return err })
+		for _, x := range ins {
+			if x.ID == in {
+				return x
+			}
+		}
+		return store.Interaction{}
+	}
+	if x := interaction(); !x.PCIOpen || x.Desired != cxone.StatusPaused || x.AgentID != "agent-2" {
+		t.Errorf("interaction record while paused = %+v", x)
+	}
 	h.close("agent-2", "ep-1")
 	h.eventually("all three recording", func() bool {
 		return e.recording("agent-2", recs[0]) && e.recording("agent-2", recs[1]) && e.recording("agent-2", recs[2])
 	})
 	h.quiet()
+	if x := interaction(); x.PCIOpen || x.Desired != cxone.StatusRecording {
+		t.Errorf("interaction record after resume = %+v", x)
+	}
 	for _, r := range recs {
 		if p, res := e.count("pause", r), e.count("resume", r); p != 1 || res != 1 {
 			t.Errorf("%s: %d pauses, %d resumes; want 1 each", r, p, res)
