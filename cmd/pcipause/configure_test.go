@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -301,4 +302,24 @@ func readAll(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// --set values come from MSI properties and scripts: parsing never panics, and what it accepts
+// is a settable key with a one-line value.
+func FuzzSettingsFlag(f *testing.F) {
+	for _, s := range []string{"cxone.org=acme", "agents.mapping=static", "cxone.org", "=x", "cxone.secret=x", "cxone.org=a\nb", "cxone.org==="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		var s settingsFlag
+		if err := s.Set(arg); err != nil {
+			return
+		}
+		if len(s) != 1 {
+			t.Fatalf("accepted %q as %d settings", arg, len(s))
+		}
+		if !slices.Contains(settable, s[0].table+"."+s[0].key) || strings.ContainsAny(s[0].value, "\r\n") {
+			t.Fatalf("accepted %q as %+v", arg, s[0])
+		}
+	})
 }
