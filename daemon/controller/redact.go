@@ -15,7 +15,7 @@ import (
 const redacted = "[digits removed]"
 
 // digitRuns calls fn with the [start,end) byte span and digit count of each run of digits in
-// s, where single spaces and dashes between digits continue the run.
+// s, where up to maxSep spaces or dashes between two digits continue the run.
 func digitRuns(s string, fn func(start, end, digits int, ds []byte)) {
 	var ds []byte
 	start, end := -1, -1
@@ -34,12 +34,30 @@ func digitRuns(s string, fn func(start, end, digits int, ds []byte)) {
 			}
 			ds = append(ds, ch)
 			end = i + 1
-		case (ch == ' ' || ch == '-') && start >= 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
+		case (ch == ' ' || ch == '-') && start >= 0 && sepThenDigit(s, i):
 		default:
 			flush()
 		}
 	}
 	flush()
+}
+
+// maxSep is how many spaces or dashes in a row may sit between two digits of one run.
+const maxSep = 3
+
+// sepThenDigit reports whether s[i:] is at most maxSep separators followed by a digit.
+func sepThenDigit(s string, i int) bool {
+	for j := i; j < len(s) && j < i+maxSep; j++ {
+		if c := s[j]; c >= '0' && c <= '9' {
+			return true
+		} else if c != ' ' && c != '-' {
+			return false
+		}
+		if j+1 < len(s) && s[j+1] >= '0' && s[j+1] <= '9' {
+			return true
+		}
+	}
+	return false
 }
 
 // scrubText removes every run of 7 or more digits from free text.

@@ -18,6 +18,8 @@ func TestScrubText(t *testing.T) {
 		{"ab1234567cd", "ab" + redacted + "cd"},
 		{"123456 7", redacted},
 		{"12-34", "12-34"},
+		{"4111  1111  1111  1111", redacted},
+		{"1234    5678", "1234    5678"},
 	}
 	for _, tt := range tests {
 		if got := scrubText(tt.in); got != tt.want {
@@ -49,17 +51,18 @@ func FuzzScrubText(f *testing.F) {
 	f.Add("1-2-3-4-5-6-7")
 	f.Fuzz(func(t *testing.T, s string) {
 		out := scrubText(s)
-		run := 0
+		run, seps := 0, 0
 		for i := 0; i < len(out); i++ {
 			switch ch := out[i]; {
 			case ch >= '0' && ch <= '9':
-				run++
+				run, seps = run+1, 0
 				if run >= 7 {
 					t.Fatalf("scrubText(%q) = %q keeps a 7-digit run", s, out)
 				}
-			case (ch == ' ' || ch == '-') && run > 0:
+			case (ch == ' ' || ch == '-') && run > 0 && seps < maxSep:
+				seps++
 			default:
-				run = 0
+				run, seps = 0, 0
 			}
 		}
 		if holdsPAN(out) {
