@@ -1,47 +1,55 @@
 package installer
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// startXvfb starts a private X server on the first free display of :95-:99 and returns the
-// display and a function that ends it (the test cleans up either way).
+// startXvfb starts a private X server on the first display of :95-:99 it can have and returns
+// the display and a function that ends it (the test cleans up either way). Xvfb reports
+// readiness on -displayfd and refuses a display whose server is alive; it clears stale locks.
 func startXvfb(t *testing.T) (string, func()) {
 	t.Helper()
 	if _, err := exec.LookPath("Xvfb"); err != nil {
 		t.Skip("Xvfb not installed (Debian package xvfb)")
 	}
 	for n := 95; n <= 99; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			continue
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
-			continue
-		}
-		x := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+		x := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-displayfd", "3")
+		x.ExtraFiles = []*os.File{w}
 		if err := x.Start(); err != nil {
 			t.Fatal(err)
 		}
+		w.Close()
 		done := make(chan struct{})
 		go func() { _ = x.Wait(); close(done) }()
-		stop := func() { _ = x.Process.Kill(); <-done }
-		t.Cleanup(stop)
-		for i := 0; i < 100; i++ {
-			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-				return fmt.Sprintf(":%d", n), stop
-			}
+		// SIGTERM, so Xvfb removes its lock file and socket.
+		stop := func() {
+			_ = x.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-done:
-				i = 100 // lost the race for this display: try the next
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(10 * time.Second):
+				_ = x.Process.Kill()
+				<-done
 			}
 		}
+		line, _ := bufio.NewReader(r).ReadString('\n') // EOF when Xvfb gave up on this display
+		r.Close()
+		if strings.TrimSpace(line) == fmt.Sprint(n) {
+			t.Cleanup(stop)
+			return fmt.Sprintf(":%d", n), stop
+		}
+		stop()
 	}
 	t.Fatal("no free X display in :95-:99")
 	return "", nil
