@@ -20,11 +20,11 @@ winetest-shim: $(WINE_SHIM) ## build the ProcessPrng shim DLL that lets Go execu
 .PHONY: winetest-build
 winetest-build: $(WINE_SHIM) ## build the Windows binaries and Windows test executables the Wine tests run
 	@rm -rf $(WINE_BIN) && mkdir -p $(WINE_BIN)/unit
-	installer/winetest/removeall-overlay.sh $(WINE_OUT)/overlay
+	installer/winetest/removeall-overlay.sh $(WINE_OUT)/_overlay
 	@set -e; for p in $(WINE_UNIT_PKGS); do \
 		n=$$(echo $$p | sed 's|^\./||; s|/|_|g'); \
 		echo "GOOS=windows go test -c $$p"; \
-		GOOS=windows GOARCH=amd64 $(GO) test -c -overlay $(WINE_OUT)/overlay/overlay.json -o $(WINE_BIN)/unit/$$n.test.exe $$p; done
+		GOOS=windows GOARCH=amd64 $(GO) test -c -overlay $(WINE_OUT)/_overlay/overlay.json -o $(WINE_BIN)/unit/$$n.test.exe $$p; done
 	GOOS=windows GOARCH=amd64 $(GO) build -ldflags '$(LDFLAGS)' -o $(WINE_BIN)/pcipause.exe ./cmd/pcipause
 	GOOS=windows GOARCH=amd64 $(GO) build -ldflags '$(LDFLAGS) -H=windowsgui' -o $(WINE_BIN)/pcipause-session.exe ./cmd/pcipause-session
 

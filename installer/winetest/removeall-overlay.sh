@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # removeall-overlay.sh OUTDIR: write a `go build -overlay` file for the Windows test
-# executables run under Wine 8.
+# executables run under Wine 8. Inside the module, OUTDIR's name must start with "_" so that
+# `go build ./...` does not take the patched copy for a package.
 #
 # Go 1.26's os.RemoveAll on Windows deletes through NtSetInformationFile with
 # FileDispositionInformationEx and falls back to the old way only for the NTSTATUS codes
