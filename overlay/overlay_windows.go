@@ -29,9 +29,11 @@ const (
 	msgRequest = winsys.WM_APP + 1 // the request slot holds work for the owner thread
 	msgClose   = winsys.WM_APP + 2 // destroy the window and end the loop
 
-	// requestTimeoutMs bounds how long a caller (the keyboard hook) waits for the overlay thread;
-	// it stays well inside LowLevelHooksTimeout (default 1 s on current Windows).
-	requestTimeoutMs = 300
+	// requestTimeoutMs bounds how long a caller (the keyboard hook) waits for the overlay thread.
+	// Windows 7 and later silently remove a low-level hook that overruns LowLevelHooksTimeout
+	// (HKCU\Control Panel\Desktop, at most 1000 ms), which would end masking without a trace;
+	// a hung overlay thread must cost the hook an error, never the hook itself.
+	requestTimeoutMs = 150
 
 	black = 0x000000
 	white = 0xFFFFFF
