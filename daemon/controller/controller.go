@@ -256,7 +256,7 @@ func (c *Controller) load() error {
 	paused := 0
 	for i := range tgs {
 		t := tgs[i]
-		if t.Ended {
+		if t.Ended || t.Target.ID == "" || t.Target.AgentID == "" {
 			continue
 		}
 		c.tgs[t.Target.String()] = &t

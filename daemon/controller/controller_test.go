@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"pcipause/daemon/cxone"
+	"pcipause/daemon/store"
 )
 
 func TestPauseAndResumeFake(t *testing.T) {
@@ -88,4 +89,38 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A recording that ends (webhook) while its pause is in flight and answered 404 leaves no stray
+// record behind, and the next start loads a clean state.
+func TestTargetEndedDuringFailingPause(t *testing.T) {
+	be := newFake()
+	be.add("a1", "i1", "r1")
+	h := newHarness(t, be, fastConfig())
+	ended := make(chan struct{})
+	be.onCall = func(op string, tg cxone.Target) {
+		if op == "pause" {
+			select {
+			case <-ended:
+			default:
+				close(ended)
+				h.c.TargetEnded(context.Background(), "r1")
+			}
+		}
+	}
+	be.fail("pause", apiErr("pause", 404, cxone.ErrNotFound, 0))
+	h.open("a1", "e1", "")
+	<-ended
+	h.eventually("target forgotten", func() bool { return len(h.c.Snapshot().Targets) == 0 })
+	be.end("r1")
+	h.quiet()
+	h.st.View(func(tx *store.Tx) error {
+		ts, err := tx.Targets()
+		for _, x := range ts {
+			if x.Target.ID == "" {
+				t.Errorf("stray target record %+v", x)
+			}
+		}
+		return err
+	})
 }

@@ -349,6 +349,9 @@ func (c *Controller) commitAll(ts []store.Target, ins []store.Interaction, rs []
 			}
 		}
 		for _, t := range ts {
+			if t.Target.ID == "" {
+				continue // forgotten meanwhile (ended by the webhook or a poll)
+			}
 			if t.Ended {
 				if err := tx.DeleteTarget(t.Target); err != nil {
 					return err
