@@ -449,3 +449,26 @@ func TestServerErrorsBackoff(t *testing.T) {
 		})
 	}
 }
+
+// 403: the missing scope is named in the last error and the audit trail, and the pause keeps
+// being retried with backoff (fail closed) until the scope is granted.
+func TestForbiddenReportsMissingScope(t *testing.T) {
+	e := newSimEnv(t, cxone.BackendWEMv1, cxonesim.Options{})
+	_, recs := e.call("agent-13", 1)
+	e.sim.AddClient(e.demo.ClientID, e.demo.ClientSecret, cxonesim.ScopeRead, cxonesim.ScopeControl)
+	cfg := fastConfig()
+	cfg.BaseBackoff, cfg.MaxBackoff = 5*time.Millisecond, 20*time.Millisecond
+	h := newHarness(t, e.be, cfg)
+	h.open("agent-13", "ep-1", "")
+	h.eventually("403 surfaced", func() bool { return strings.Contains(h.c.Snapshot().LastError, "403") })
+	if s := h.c.Snapshot(); !strings.Contains(s.LastError, cxonesim.ScopePause) || !s.Degraded {
+		t.Errorf("snapshot: last error %q degraded %v; want the missing scope named and degraded", s.LastError, s.Degraded)
+	}
+	if !strings.Contains(exportAudit(t, h), "likely missing scope "+cxonesim.ScopePause) {
+		t.Error("audit does not name the missing scope")
+	}
+	// Granting the scope (and a fresh token) lets the retried pause land.
+	e.sim.AddClient(e.demo.ClientID, e.demo.ClientSecret)
+	e.sim.ExpireTokens()
+	h.eventually("paused once the scope is granted", func() bool { return e.paused("agent-13", recs[0]) })
+}
