@@ -4,6 +4,7 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"log/slog"
@@ -38,6 +39,12 @@ import (
 const (
 	focusPollInterval = 150 // ms; fallback for missing EVENT_SYSTEM_FOREGROUND
 	focusTimerID      = 1
+	rehookTimerID     = 2
+	// rehookInterval: how often the keyboard hook is replaced by a fresh one. Windows 7 and
+	// later silently remove a low-level hook whose call overruns LowLevelHooksTimeout, which
+	// would end masking without a trace; replacing it regularly bounds that gap, and finding
+	// the old handle already gone tells us it happened.
+	rehookInterval = 2000 // ms
 	clipboardMaxChars = 1 << 16 // longer clipboard text is classified by its first 64 Ki chars
 	watchedWindows    = 8       // windows reported by Focus that Moved follows
 	wmStop            = winsys.WM_APP + 10
@@ -47,6 +54,10 @@ type winSource struct {
 	opts Options
 	log  *slog.Logger
 	busy atomic.Bool
+
+	rehookMs uint32       // 0: rehookInterval (tests shorten it)
+	rehooks  atomic.Int64 // hook replacements so far
+	lost     atomic.Int64 // replacements that found the old hook removed by Windows
 }
 
 var _ Source = (*winSource)(nil)
@@ -57,6 +68,9 @@ func newSource(opts Options, log *slog.Logger) (Source, error) {
 
 // pump is the state of one Run; it lives on the hook thread only.
 type pump struct {
+	src    *winSource
+	inst   windows.Handle
+	kbProc uintptr
 	log    *slog.Logger
 	sink   Sink
 	hwnd   windows.HWND // message-only window: clipboard listener and timer
@@ -110,7 +124,7 @@ func (s *winSource) run(ctx context.Context, started chan<- error, sink Sink, st
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	p := &pump{log: s.log, sink: sink}
+	p := &pump{log: s.log, sink: sink, src: s}
 	if err := p.start(s.opts); err != nil {
 		p.stop()
 		started <- err
@@ -159,9 +173,17 @@ func (p *pump) start(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("hooks: create message window: %w", err)
 	}
-	p.kbHook, err = winsys.SetWindowsHookEx(winsys.WH_KEYBOARD_LL, windows.NewCallback(p.keyboardProc), inst, 0)
+	p.inst, p.kbProc = inst, windows.NewCallback(p.keyboardProc)
+	p.kbHook, err = winsys.SetWindowsHookEx(winsys.WH_KEYBOARD_LL, p.kbProc, inst, 0)
 	if err != nil {
 		return fmt.Errorf("hooks: install keyboard hook: %w", err)
+	}
+	every := p.src.rehookMs
+	if every == 0 {
+		every = rehookInterval
+	}
+	if _, err := winsys.SetTimer(p.hwnd, rehookTimerID, every, 0); err != nil {
+		return fmt.Errorf("hooks: start hook renewal timer: %w", err)
 	}
 	evCB := windows.NewCallback(p.winEvent)
 	for _, r := range [][2]uint32{
@@ -201,6 +223,7 @@ func (p *pump) stop() {
 	if p.hwnd != 0 {
 		_ = winsys.RemoveClipboardFormatListener(p.hwnd)
 		_ = winsys.KillTimer(p.hwnd, focusTimerID)
+		_ = winsys.KillTimer(p.hwnd, rehookTimerID)
 		_ = winsys.DestroyWindow(p.hwnd)
 		p.hwnd = 0
 	}
@@ -212,8 +235,11 @@ func (p *pump) wndProc(hwnd windows.HWND, msg uint32, wParam, lParam uintptr) ui
 		winsys.PostQuitMessage(0)
 		return 0
 	case winsys.WM_TIMER:
-		if wParam == focusTimerID {
+		switch wParam {
+		case focusTimerID:
 			p.refreshFocus()
+		case rehookTimerID:
+			p.rehook()
 		}
 		return 0
 	case winsys.WM_CLIPBOARDUPDATE:
@@ -221,6 +247,24 @@ func (p *pump) wndProc(hwnd windows.HWND, msg uint32, wParam, lParam uintptr) ui
 		return 0
 	}
 	return winsys.DefWindowProc(hwnd, msg, wParam, lParam)
+}
+
+// rehook installs a fresh keyboard hook and removes the old one. Both calls happen inside one
+// message of this thread, which is also the thread the hook runs on, so no key can be seen by
+// both hooks or by neither.
+func (p *pump) rehook() {
+	h, err := winsys.SetWindowsHookEx(winsys.WH_KEYBOARD_LL, p.kbProc, p.inst, 0)
+	if err != nil {
+		p.log.Error("cannot renew the keyboard hook; keeping the old one", "err", err)
+		return
+	}
+	old := p.kbHook
+	p.kbHook = h
+	p.src.rehooks.Add(1)
+	if err := winsys.UnhookWindowsHookEx(old); errors.Is(err, windows.ERROR_INVALID_HOOK_HANDLE) {
+		p.src.lost.Add(1)
+		p.log.Error("Windows had removed the keyboard hook (a call overran LowLevelHooksTimeout); reinstalled it", "lost_total", p.src.lost.Load())
+	}
 }
 
 // keyboardProc is the WH_KEYBOARD_LL callback. It must return quickly (LowLevelHooksTimeout);

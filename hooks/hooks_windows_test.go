@@ -377,3 +377,53 @@ func BenchmarkHookShowsMask(b *testing.B) {
 	b.ReportMetric(float64(st.quantile(0.99).Microseconds()), "hook-p99-µs")
 	b.ReportMetric(float64(st.max.Microseconds()), "hook-max-µs")
 }
+
+// TestHookRenewal: the keyboard hook is replaced regularly (so one Windows removed after a
+// timeout comes back); keys typed across replacements arrive exactly once, in order.
+func TestHookRenewal(t *testing.T) {
+	s, err := New(Options{NoClipboard: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := s.(*winSource)
+	src.rehookMs = 20
+	rec := newRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, started, rec) }()
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-done }()
+	digits := []uint16{'1', '2', '3', '4', '5', '6'}
+	for round := range 4 {
+		before := src.rehooks.Load()
+		deadline := time.Now().Add(30 * time.Second) // a failsafe, not a speed assertion
+		for src.rehooks.Load() == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the hook was never renewed", round)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		sendKeys(t, digits...)
+		for i, d := range digits {
+			select {
+			case k := <-rec.keys:
+				if k.Code != KeyDigit || k.Digit != byte(d) {
+					t.Fatalf("round %d key %d = %v/%q, want digit %q", round, i, k.Code, k.Digit, byte(d))
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("round %d: key %d lost", round, i)
+			}
+		}
+	}
+	select {
+	case k := <-rec.keys:
+		t.Fatalf("an extra key arrived: %v (a key seen by two hooks)", k.Code)
+	default:
+	}
+	if n := src.lost.Load(); n != 0 {
+		t.Fatalf("%d hooks reported removed by the system", n)
+	}
+}
