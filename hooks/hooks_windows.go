@@ -44,7 +44,7 @@ const (
 	// later silently remove a low-level hook whose call overruns LowLevelHooksTimeout, which
 	// would end masking without a trace; replacing it regularly bounds that gap, and finding
 	// the old handle already gone tells us it happened.
-	rehookInterval = 2000 // ms
+	rehookInterval    = 2000    // ms
 	clipboardMaxChars = 1 << 16 // longer clipboard text is classified by its first 64 Ki chars
 	watchedWindows    = 8       // windows reported by Focus that Moved follows
 	wmStop            = winsys.WM_APP + 10
