@@ -259,6 +259,10 @@ func (c *Controller) load() error {
 		if t.Ended || t.Target.ID == "" || t.Target.AgentID == "" {
 			continue
 		}
+		// A call may have been in flight when the process died (a resume sent, its answer
+		// never committed), so what the file says about the back end is not trusted: the
+		// next step reads or re-sends before it skips anything.
+		t.Known = ""
 		c.tgs[t.Target.String()] = &t
 		a := c.agentLocked(t.Target.AgentID)
 		a.listed = append(a.listed, t.Target.String())

@@ -124,3 +124,54 @@ func TestTargetEndedDuringFailingPause(t *testing.T) {
 		return err
 	})
 }
+
+// The process died after a resume reached CXone but before its answer was committed, and a
+// new window opened: the file says PAUSED, CXone says RECORDING. The restart must not trust
+// the file and skip the pause (found by the long SIGKILL sweep).
+func TestRestartDoesNotTrustKnownState(t *testing.T) {
+	be := newFake()
+	tg := be.add("a1", "i1", "r1") // RECORDING at CXone
+	h := newHarness(t, be, fastConfig())
+	h.stop()
+	st, err := store.Open(h.path, store.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(tx *store.Tx) error {
+		if err := tx.PutEpisode(store.Episode{AgentID: "a1", Episode: "e2", Reason: ReasonPCIDetected, OpenedAt: time.Now()}); err != nil {
+			return err
+		}
+		if err := tx.PutIntent(store.Intent{AgentID: "a1", Desired: cxone.StatusPaused}); err != nil {
+			return err
+		}
+		return tx.PutTarget(store.Target{Target: tg, Known: cxone.StatusPaused, PausedByUs: true, Desired: cxone.StatusPaused})
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(be, fastConfig())
+	h.eventually("paused after restart", func() bool { return be.status("r1") == cxone.StatusPaused })
+}
+
+// A resume whose answer is lost (CXone applied it, we saw a timeout) followed by a new window:
+// the pause must be sent again, not skipped as "already paused".
+func TestLostResumeAnswerThenReentry(t *testing.T) {
+	be := newFake()
+	be.add("a1", "i1", "r1")
+	cfg := fastConfig()
+	cfg.BaseBackoff, cfg.MaxBackoff = time.Hour, time.Hour // no retry of the failed resume
+	h := newHarness(t, be, cfg)
+	h.open("a1", "e1", "")
+	h.eventually("paused", func() bool { return be.status("r1") == cxone.StatusPaused })
+	be.onCall = func(op string, tg cxone.Target) {
+		if op == "resume" {
+			be.recs[tg.ID].status = cxone.StatusRecording // applied at CXone…
+		}
+	}
+	be.fail("resume", apiErr("resume", 0, cxone.ErrTransient, 0)) // …but the answer was lost
+	h.close("a1", "e1")
+	h.eventually("resume attempted", func() bool { return be.count("resume", "r1") == 1 })
+	h.open("a1", "e2", "")
+	h.eventually("paused again", func() bool { return be.status("r1") == cxone.StatusPaused })
+}

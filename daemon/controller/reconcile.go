@@ -900,7 +900,11 @@ func (c *Controller) resumeOne(ctx context.Context, a *agentState, t store.Targe
 		c.commit(nil, recs)
 		return fmt.Errorf("target %s reads unexpected status %q", k, st.Status)
 	}
-	c.commit(nil, recs)
+	// From the moment a resume may reach CXone the target is no longer known to be paused:
+	// if the answer is lost (timeout, crash) and a window reopens, the pause must be re-sent,
+	// not skipped. This is committed before the call, like a pause intent.
+	nt, _ := c.update(k, func(t *store.Target) { t.Known = "" })
+	c.commit([]store.Target{nt}, recs)
 	if c.reentered(a) {
 		return errReentered
 	}
