@@ -337,9 +337,14 @@ level = "debug"
 			t.Fatalf("pcipause uninstall: %v\n%s", err, out)
 		}
 		installed = false
-		out, _ := e.run(t, time.Minute, "", "sc", "query", "pcipause")
-		if !strings.Contains(out, "1060") {
-			t.Fatalf("sc query after uninstall:\n%s", out)
+		// Windows answers 1060 (no such service); Wine's sc prints nothing and exits 1. Either
+		// way the query must fail and the service's registry key must be gone.
+		out, err := e.run(t, time.Minute, "", "sc", "query", "pcipause")
+		if err == nil || scState.MatchString(out) {
+			t.Fatalf("sc query after uninstall still finds the service:\n%s", out)
+		}
+		if out, err := e.run(t, time.Minute, "", "reg", "query", `HKLM\System\CurrentControlSet\Services\pcipause`); err == nil {
+			t.Fatalf("the service's registry key is still there:\n%s", out)
 		}
 	})
 
