@@ -15,6 +15,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -436,6 +437,7 @@ type mapWatch struct {
 }
 
 func watchMaps(display string) (*mapWatch, error) {
+	xgb.Logger = stdlog.New(io.Discard, "", 0)
 	c, err := xgb.NewConnDisplay(display)
 	if err != nil {
 		return nil, fmt.Errorf("x11 watch: %w", err)
