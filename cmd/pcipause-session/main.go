@@ -54,12 +54,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	o.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("component", "session")
+	o.baseLog = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	o.log = o.baseLog.With("component", "session")
 	return runSession(ctx, o)
 }
 
 type options struct {
 	configPath, socket, display, readyFile, logLevel string
 	noTray, noOverlay                                bool
-	log                                              *slog.Logger
+	log, baseLog                                     *slog.Logger
 }

@@ -61,9 +61,10 @@ func runSession(ctx context.Context, o options) error {
 
 	client := ipc.NewClient(socket, ipc.Hello{PID: os.Getpid(), SessionID: sessionID(), Display: displayName(o.display),
 		Version: buildinfo.Version}, log)
-	st := &sessionState{}
-	tr := tray.New(log, st.diagnostics)
+	st := &sessionState{inherit: make(chan struct{}, 1)}
+	tr := tray.New(o.baseLog, st.diagnostics)
 	st.tray = tr
+	st.refresh()
 	client.OnConnState = st.connState
 	client.OnMessage = st.message
 
@@ -83,7 +84,8 @@ func runSession(ctx context.Context, o options) error {
 	g.Go(func() error {
 		err := src.Run(gctx, started, guard)
 		if err == nil && gctx.Err() == nil {
-			err = errors.New("the X session ended")
+			log.Info("the desktop session ended: exiting")
+			cancel()
 		}
 		return err
 	})
@@ -106,6 +108,20 @@ func runSession(ctx context.Context, o options) error {
 		return g.Wait()
 	}
 	log.Info("masking live", "version", buildinfo.Version, "socket", socket)
+	g.Go(func() error {
+		// A previous helper process was killed or crashed while card data was masked: this
+		// one never saw the digits, so it masks the focused window until they are erased.
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-st.inherit:
+				time.Sleep(100 * time.Millisecond) // let the first focus report land
+				log.Warn("taking over PCI windows a previous helper left open: masking the focused window")
+				guard.Inherit()
+			}
+		}
+	})
 	if o.readyFile != "" {
 		if err := os.WriteFile(o.readyFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			log.Warn("ready file", "err", err)
@@ -298,6 +314,8 @@ func kind(t detect.Trigger) string {
 		return "pan"
 	case detect.TriggerPaste:
 		return "paste"
+	case detect.TriggerInherited:
+		return "inherited"
 	default:
 		return "digits"
 	}
@@ -305,6 +323,7 @@ func kind(t detect.Trigger) string {
 
 // sessionState is what the tray shows: the service's last word plus local facts.
 type sessionState struct {
+	inherit   chan struct{} // Welcome said a dead helper left PCI windows open
 	mu        sync.Mutex
 	tray      *tray.Tray
 	connected bool
@@ -334,6 +353,12 @@ func (s *sessionState) message(m ipc.Msg) {
 	switch v := m.(type) {
 	case ipc.Welcome:
 		s.agent = v.AgentID
+		if v.Inherited > 0 {
+			select {
+			case s.inherit <- struct{}{}:
+			default:
+			}
+		}
 	case ipc.State:
 		s.svc = v
 	case ipc.Error:
@@ -384,11 +409,10 @@ func (s *sessionState) status() tray.Status {
 		st.State, st.Detail = tray.Degraded, "overlay self-check failed: "+s.checkMsg
 	case s.svc.Degraded:
 		st.State, st.Detail = tray.Degraded, s.svc.Detail
-	case s.svc.Paused || s.pciOpen > 0:
+	case s.svc.Paused:
 		st.State, st.Detail = tray.PCIActive, "card data hidden; recording paused"
-		if !s.svc.Paused {
-			st.Detail = "card data hidden"
-		}
+	case s.pciOpen > 0 && s.svc.Recording:
+		st.State, st.Detail = tray.Degraded, "card data hidden; recording not yet paused"
 	case s.svc.Recording:
 		st.State, st.Detail = tray.Recording, "recording"
 	default:

@@ -98,6 +98,10 @@ type StatusRequest struct{}
 type Welcome struct {
 	AgentID string `json:"agent_id"`
 	Version string `json:"version"`
+	// Inherited counts PCI windows a previous helper process of this agent left open (it was
+	// killed or crashed while masking). The helper then masks the focused window until the
+	// field is erased or the window closes, and its own episode takes over from those.
+	Inherited int `json:"inherited,omitempty"`
 }
 
 // State is the recording state the tray shows. The service sends it after Welcome and on

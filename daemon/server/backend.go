@@ -7,6 +7,7 @@ import (
 
 	"pcipause/daemon/config"
 	"pcipause/daemon/controller"
+	"pcipause/daemon/credential"
 	"pcipause/daemon/cxone"
 )
 
@@ -38,7 +39,11 @@ func loadSecrets(cfg *config.Config) (Secrets, error) {
 		}
 		return Secrets{ClientSecret: strings.TrimSpace(string(b))}, nil
 	}
-	return readCredential(cfg)
+	sec, err := credential.Read(cfg.Paths.Credential)
+	if err != nil {
+		return Secrets{}, fmt.Errorf("credential: %w (store it with `pcipause credential set`)", err)
+	}
+	return Secrets{ClientSecret: sec.ClientSecret, AccessKeySecret: sec.AccessKeySecret}, nil
 }
 
 // ControllerConfig maps the config's controller table.

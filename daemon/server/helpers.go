@@ -130,7 +130,11 @@ func (s *Server) runHelper(ctx context.Context, c *ipc.Conn, hello ipc.Hello, lo
 	if id, ok := s.cfg.Agents.AgentID(h.peer.User); ok {
 		h.agent = id
 	}
-	if err := c.Send(ipc.Welcome{AgentID: h.agent, Version: buildinfo.Version}); err != nil {
+	var inherited int
+	if h.agent != "" {
+		inherited = len(s.orphans(h.agent))
+	}
+	if err := c.Send(ipc.Welcome{AgentID: h.agent, Version: buildinfo.Version, Inherited: inherited}); err != nil {
 		return
 	}
 	s.helperUp(ctx, h)
@@ -192,6 +196,10 @@ func (s *Server) pciOpen(ctx context.Context, h *helper, m ipc.PCIOpen) {
 		Rule: complianceRule, Kind: m.Kind, Reason: controller.ReasonPCIDetected, At: at})
 	if err != nil {
 		s.log.Error("pci open not persisted; acting on it anyway", "agent", h.agent, "err", err)
+	}
+	// This helper now guards what a dead helper left on screen: hand its windows over.
+	for _, ep := range s.orphans(h.agent) {
+		_ = s.ctl.Close(ctx, controller.Close{AgentID: h.agent, Episode: ep, At: at, Reason: "taken-over-by-new-helper"})
 	}
 	s.sendState(h)
 }
@@ -269,20 +277,26 @@ func (s *Server) helperUp(ctx context.Context, h *helper) {
 			s.log.Error("release helper-down hold", "agent", h.agent, "err", err)
 		}
 	}
-	// Episodes a previous helper process of this agent left open: that process is gone and
-	// cannot close them. Keep them while no helper runs (fail closed); the new helper masks
-	// what is on screen again, so they are closed once it is up.
+	// Self-check holds of helper processes that are gone: the new helper checks anew.
 	for _, w := range s.ctl.Snapshot().Windows {
-		stale := isHelperEpisode(w.Episode) && !s.episodeLive(w.Episode)
-		if strings.HasPrefix(w.Episode, episodeSelfCheck+"/") {
-			// A self-check hold of a helper process that is gone: the new helper checks anew.
-			stale = w.Episode != episodeSelfCheck+"/"+strconv.Itoa(h.peer.PID)
-		}
-		if w.AgentID == h.agent && stale {
+		if w.AgentID == h.agent && strings.HasPrefix(w.Episode, episodeSelfCheck+"/") &&
+			w.Episode != episodeSelfCheck+"/"+strconv.Itoa(h.peer.PID) {
 			_ = s.ctl.Close(ctx, controller.Close{AgentID: h.agent, Episode: w.Episode, At: time.Now(), Reason: "helper-restarted"})
 		}
 	}
 	_ = s.ctl.Refresh(ctx, h.agent)
+}
+
+// orphans lists the agent's PCI windows whose helper process is gone. They stay open (the
+// card data may still be on screen) until a helper of the agent opens its own window for it.
+func (s *Server) orphans(agent string) []string {
+	var eps []string
+	for _, w := range s.ctl.Snapshot().Windows {
+		if w.AgentID == agent && isHelperEpisode(w.Episode) && !s.episodeLive(w.Episode) {
+			eps = append(eps, w.Episode)
+		}
+	}
+	return eps
 }
 
 // isHelperEpisode tells helper episodes ("<pid>/<n>") from the service's own holds.

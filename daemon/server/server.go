@@ -42,9 +42,6 @@ type Options struct {
 	Ready func()
 }
 
-// StateFile is the bbolt file's name inside paths.state_dir.
-const StateFile = "state.db"
-
 // Run runs the service until ctx is cancelled, then stops every component and returns nil.
 // It fails early, with an error naming the cause, when the config is invalid or the IPC
 // endpoint cannot be created.
@@ -63,7 +60,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(cfg.Paths.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.Paths.StateDir, StateFile), store.Options{}, log.With("component", "store"))
+	st, err := store.Open(filepath.Join(cfg.Paths.StateDir, store.FileName), store.Options{}, log.With("component", "store"))
 	if err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 
+	"pcipause/daemon/store"
 	"pcipause/e2e/frames"
 	"pcipause/e2e/xenv"
 )
@@ -248,7 +249,7 @@ func run(ctx context.Context) error {
 		"-t", "8", "-vf", "fps=6,scale=640:-1:flags=lanczos,split[a][b];[a]palettegen[p];[b][p]paletteuse", gif).Run()
 	os.Remove(video)
 	auditOut := filepath.Join(o.out, "demo-audit.jsonl")
-	db := filepath.Join(info.StateDir, "state.db")
+	db := filepath.Join(info.StateDir, store.FileName)
 	_ = d.command(ctx, filepath.Join(o.bin, "pcipause"), "audit", "export", "--db", db, "--out", auditOut).Run()
 	verify := d.command(ctx, filepath.Join(o.bin, "pcipause"), "audit", "verify", "--db", db)
 	vout, verr := verify.CombinedOutput()

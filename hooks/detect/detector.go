@@ -18,6 +18,7 @@ const (
 	TriggerPAN       Trigger = "pan"        // a Luhn-valid card number was typed
 	TriggerThreshold Trigger = "threshold"  // a digit run reached mask_at
 	TriggerPaste     Trigger = "paste"      // a paste while the clipboard held a card number
+	TriggerInherited Trigger = "inherited"  // a previous helper process left a PCI window open
 )
 
 // DefaultField is the PCI field name reported for runs detected outside a field rule.
@@ -395,6 +396,29 @@ func (d *Detector) Key(k hooks.Key) View {
 		}
 	default: // Enter, Tab, Escape, other keys: the run is over; its digits stay on screen.
 		d.endRun()
+	}
+	return d.View()
+}
+
+// Inherit marks the focused window as holding card data that a previous helper process saw:
+// it was killed or crashed while masking, so this process never saw the digits. The window
+// stays masked with a PCI window open, exactly as after a confirmed PAN, until the agent
+// erases the field or the window goes away. With no focused window known yet the whole
+// screen is masked (fail closed).
+func (d *Detector) Inherit() View {
+	e := d.current()
+	if e == nil {
+		d.overflow = true
+		v := d.View()
+		v.Pause, v.Trigger, v.Field = true, TriggerInherited, DefaultField
+		return v
+	}
+	e.sticky, e.pause, e.trig = true, true, TriggerInherited
+	if e.field == "" {
+		e.field = DefaultField
+	}
+	if e.rel.Empty() && !e.win.Empty() {
+		e.rel = image.Rect(0, 0, e.win.Dx(), e.win.Dy())
 	}
 	return d.View()
 }

@@ -131,6 +131,14 @@ func (g *Guard) Clipboard(holdsPAN bool) {
 	g.apply(g.d.Clipboard(holdsPAN), time.Time{})
 }
 
+// Inherit masks the focused window for card data a previous helper process left on screen
+// (see Detector.Inherit) and opens a PCI window for it.
+func (g *Guard) Inherit() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.apply(g.d.Inherit(), time.Time{})
+}
+
 // State reports whether the mask is up and a PCI window is open.
 func (g *Guard) State() (masked, open bool) {
 	g.mu.Lock()
