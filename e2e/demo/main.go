@@ -245,8 +245,8 @@ func run(ctx context.Context) error {
 	mp4 := filepath.Join(o.out, "demo.mp4")
 	gif := filepath.Join(o.out, "demo.gif")
 	_ = d.command(ctx, "ffmpeg", "-loglevel", "error", "-y", "-i", video, "-c:v", "libx264", "-pix_fmt", "yuv420p", mp4).Run()
-	_ = d.command(ctx, "ffmpeg", "-loglevel", "error", "-y", "-ss", fmt.Sprintf("%.2f", maxf(0, t0.Sub(recStart(res)).Seconds()-1)), "-i", video,
-		"-t", "8", "-vf", "fps=6,scale=640:-1:flags=lanczos,split[a][b];[a]palettegen[p];[b][p]paletteuse", gif).Run()
+	_ = d.command(ctx, "ffmpeg", "-loglevel", "error", "-y", "-i", mp4,
+		"-vf", "fps=5,scale=640:-1:flags=lanczos,split[a][b];[a]palettegen[p];[b][p]paletteuse", gif).Run()
 	os.Remove(video)
 	auditOut := filepath.Join(o.out, "demo-audit.jsonl")
 	db := filepath.Join(info.StateDir, store.FileName)
@@ -292,20 +292,6 @@ func run(ctx context.Context) error {
 		return errors.New("the demo did not meet its promise (see above)")
 	}
 	return nil
-}
-
-func recStart(r *frames.Result) time.Time {
-	if len(r.Frames) == 0 {
-		return time.Time{}
-	}
-	return r.Frames[0].PTS
-}
-
-func maxf(a, b float64) float64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 func step(format string, a ...any) { fmt.Printf("• "+format+"\n", a...) }
