@@ -148,7 +148,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ready := make(chan struct{})
 	g.Go(func() error {
 		return server.Run(gctx, server.Options{Config: cfg, Backend: be, Log: log,
-			Authorizer: ipc.AllowUIDs(os.Getuid()), Ready: func() { close(ready) }})
+			Authorizer: ipc.AllowUIDs(os.Getuid()), NoSupervise: true, Ready: func() { close(ready) }})
 	})
 	select {
 	case <-ready:

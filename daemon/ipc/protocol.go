@@ -59,10 +59,11 @@ type Heartbeat struct{}
 
 // PCI kinds in PCIOpen.Kind.
 const (
-	KindField  = "field"  // focus entered a configured PCI field
-	KindDigits = "digits" // a run of digits reached the display threshold
-	KindPAN    = "pan"    // a Luhn-valid card number
-	KindPaste  = "paste"  // a card number was pasted
+	KindField     = "field"     // focus entered a configured PCI field
+	KindDigits    = "digits"    // a run of digits reached the display threshold
+	KindPAN       = "pan"       // a Luhn-valid card number
+	KindPaste     = "paste"     // a card number was pasted
+	KindInherited = "inherited" // a previous helper process left a PCI window open (it was killed)
 )
 
 // PCIOpen reports that card data is (or may be) on screen and is masked locally. Episode ids
@@ -156,9 +157,9 @@ func (m PCIOpen) validate() error {
 		return errors.New("pci_open: episode 0")
 	}
 	switch m.Kind {
-	case KindField, KindDigits, KindPAN, KindPaste:
+	case KindField, KindDigits, KindPAN, KindPaste, KindInherited:
 	default:
-		return fmt.Errorf("pci_open: kind %q is not one of field, digits, pan, paste", clip(m.Kind))
+		return fmt.Errorf("pci_open: kind %q is not one of field, digits, pan, paste, inherited", clip(m.Kind))
 	}
 	return texts(text{"field", m.Field}, text{"rule", m.Rule})
 }

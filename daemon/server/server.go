@@ -40,6 +40,9 @@ type Options struct {
 	Log *slog.Logger
 	// Ready, when set, is called once the IPC endpoint accepts helpers.
 	Ready func()
+	// NoSupervise leaves starting session helpers to the caller (pcipause local); otherwise
+	// the service starts one per interactive session where the platform needs it (Windows).
+	NoSupervise bool
 }
 
 // Run runs the service until ctx is cancelled, then stops every component and returns nil.
@@ -107,6 +110,14 @@ func Run(ctx context.Context, opts Options) error {
 	g.Go(func() error { return s.serve(gctx, ln) })
 	g.Go(func() error { return s.watchHelpers(gctx) })
 	g.Go(func() error { return s.pushStates(gctx) })
+	if !opts.NoSupervise {
+		sup, err := s.supervisor(opts.ConfigPath)
+		if err != nil {
+			s.log.Error("session helper supervision unavailable", "err", err)
+		} else {
+			g.Go(func() error { return sup.Run(gctx) })
+		}
+	}
 	if cfg.Webhook.Enabled {
 		g.Go(func() error { return s.runWebhook(gctx) })
 	}
