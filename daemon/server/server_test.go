@@ -23,14 +23,16 @@ import (
 // rig is a running service against the in-process simulator, with the test process itself
 // playing the session helper over the real unix socket.
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	sim  *cxonesim.Server
 	demo cxonesim.Demo
 	cfg  *config.Config
 	stop func()
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigTB(t, nil) }
+
+func newRigTB(t testing.TB, tweak func(*config.Config)) *rig {
 	t.Helper()
 	sim := cxonesim.New(cxonesim.Options{})
 	if err := sim.Start(); err != nil {
@@ -55,6 +57,9 @@ func newRig(t *testing.T) *rig {
 	cfg.Controller.HelperGrace = config.Dur(300 * time.Millisecond)
 	cfg.Controller.HoldDown = config.Dur(200 * time.Millisecond)
 	cfg.Controller.PollIntervalPaused = config.Dur(200 * time.Millisecond)
+	if tweak != nil {
+		tweak(cfg)
+	}
 	be, err := cxone.New(cxone.Options{Backend: cxone.BackendWEMv1, BaseURL: sim.BaseURL(), TokenURL: sim.TokenURL(),
 		ClientID: demo.ClientID, ClientSecret: demo.ClientSecret, HTTPClient: sim.Client()}, nil)
 	if err != nil {
