@@ -131,12 +131,23 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, c *Call) bo
 	if f.Latency > 0 {
 		c.Fault = "latency"
 		t := time.NewTimer(f.Latency)
+		gone := false
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
+			gone = true
 		case <-s.ctx.Done():
+			gone = true
 		}
 		t.Stop()
+		if gone {
+			// The caller gave up (or the simulator is closing) while the answer was delayed:
+			// the request is dropped unapplied, as if lost on a slow network. Applying it and
+			// writing an answer would race the client's own timeout, and a timed-out client
+			// could then read a success it had already abandoned.
+			c.Fault, c.Status = "latency-abandoned", 0
+			return true
+		}
 	}
 	retry := f.RetryAfter
 	if retry <= 0 {
