@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,7 +55,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	readyFile := fs.String("ready-file", "", "write this file once masking is live")
 	backend := fs.String("backend", cxone.BackendWEMv1, "CXone back end the simulator serves: wem-v1 or cxone-mask")
 	stateDir := fs.String("state-dir", "", "keep state, socket, config and log here (default: a temporary directory, removed at exit)")
-	apiLatency := fs.Duration("api-latency", 0, "simulated CXone round trip added to every API answer")
+	apiLatency := fs.String("api-latency", "", "simulated CXone round trip added to every API answer: a duration (250ms) or a range drawn uniformly per call (150ms-400ms)")
 	unprotected := fs.Bool("unprotected", false, "benchmarks only: the helper never masks (API pause alone)")
 	noTray := fs.Bool("no-tray", false, "session helper without tray icon")
 	helperPath := fs.String("session-binary", "", "pcipause-session executable (default: next to this one, else $PATH)")
@@ -63,6 +64,10 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *backend != cxone.BackendWEMv1 && *backend != cxone.BackendMask {
 		return fmt.Errorf("local: --backend %q: want wem-v1 or cxone-mask", *backend)
+	}
+	latMin, latMax, err := parseLatency(*apiLatency)
+	if err != nil {
+		return fmt.Errorf("local: --api-latency: %w", err)
 	}
 	dir := *stateDir
 	if dir == "" {
@@ -90,8 +95,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer sim.Close()
 	demo := sim.SeedDemo()
-	if *apiLatency > 0 {
-		sim.SetFaults(cxonesim.Faults{Latency: *apiLatency})
+	if latMax > 0 {
+		sim.SetFaults(cxonesim.Faults{Latency: latMin, LatencyMax: latMax})
 	}
 	agent := demo.AgentID
 	if *backend == cxone.BackendMask {
@@ -168,6 +173,24 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	return err
+}
+
+// parseLatency reads "" (none), "250ms" or "150ms-400ms".
+func parseLatency(s string) (lo, hi time.Duration, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	if lo, err = time.ParseDuration(a); err != nil || lo < 0 {
+		return 0, 0, fmt.Errorf("%q: want a duration such as 250ms or a range such as 150ms-400ms", s)
+	}
+	hi = lo
+	if isRange {
+		if hi, err = time.ParseDuration(b); err != nil || hi < lo {
+			return 0, 0, fmt.Errorf("%q: the range's upper end must be a duration not below its lower end", s)
+		}
+	}
+	return lo, hi, nil
 }
 
 func writeConfig(path string, cfg *config.Config) error {

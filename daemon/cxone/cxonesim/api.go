@@ -126,11 +126,15 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, c *Call) bo
 		reset = f.ResetRate > 0 && s.rng.Float64() < f.ResetRate
 		fiveXX = !reset && f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate
 	}
+	lat := f.Latency
+	if f.LatencyMax > f.Latency {
+		lat += time.Duration(s.rng.Int64N(int64(f.LatencyMax - f.Latency + 1)))
+	}
 	s.mu.Unlock()
 
-	if f.Latency > 0 {
+	if lat > 0 {
 		c.Fault = "latency"
-		t := time.NewTimer(f.Latency)
+		t := time.NewTimer(lat)
 		gone := false
 		select {
 		case <-t.C:
@@ -207,6 +211,13 @@ func (s *Server) api(op, scope string, h apiFunc) http.Handler {
 			c.Target = r.URL.Query().Get("agentId")
 		}
 		defer func() { s.logCall(c) }()
+		// Read the body first (bounded; a larger one still reaches the handler as too large):
+		// only once it is consumed does the server notice a client that hangs up, which the
+		// injected latency relies on to drop abandoned calls.
+		if r.Body != nil && r.Body != http.NoBody {
+			raw, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+			r.Body = io.NopCloser(bytes.NewReader(raw))
+		}
 		if s.injectFault(w, r, &c) {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 // FaultsJSON is Faults on the wire, durations as Go duration strings ("250ms").
 type FaultsJSON struct {
 	Latency    string  `json:"latency,omitempty"`
+	LatencyMax string  `json:"latency_max,omitempty"`
 	ErrorRate  float64 `json:"error_rate,omitempty"`
 	ResetRate  float64 `json:"reset_rate,omitempty"`
 	Next5xx    int     `json:"next_5xx,omitempty"`
@@ -29,6 +30,11 @@ func (f FaultsJSON) faults() (Faults, error) {
 	if f.Latency != "" {
 		if out.Latency, err = time.ParseDuration(f.Latency); err != nil || out.Latency < 0 {
 			return out, fmt.Errorf("latency: not a duration: %q", f.Latency)
+		}
+	}
+	if f.LatencyMax != "" {
+		if out.LatencyMax, err = time.ParseDuration(f.LatencyMax); err != nil || out.LatencyMax < out.Latency {
+			return out, fmt.Errorf("latency_max: not a duration at least latency: %q", f.LatencyMax)
 		}
 	}
 	if f.RetryAfter != "" {
@@ -50,6 +56,9 @@ func toFaultsJSON(f Faults) FaultsJSON {
 		NextResets: f.NextResets, Next429: f.Next429, TokenToo: f.TokenToo}
 	if f.Latency > 0 {
 		j.Latency = f.Latency.String()
+	}
+	if f.LatencyMax > 0 {
+		j.LatencyMax = f.LatencyMax.String()
 	}
 	if f.RetryAfter > 0 {
 		j.RetryAfter = f.RetryAfter.String()

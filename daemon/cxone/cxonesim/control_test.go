@@ -41,6 +41,8 @@ func TestControlAPI(t *testing.T) {
 		{"POST", "/sim/recordings/rec-2/end", ``, 404, "no active recording"},
 		{"POST", "/sim/interactions/int-1/end", ``, 200, `"status":"CLOSED"`},
 		{"GET", "/sim/recordings/rec-3", ``, 200, `"status":"ENDED"`},
+		{"PUT", "/sim/faults", `{"latency":"150ms","latency_max":"400ms"}`, 200, `"latency_max":"400ms"`},
+		{"PUT", "/sim/faults", `{"latency":"5ms","latency_max":"1ms"}`, 400, "latency_max"},
 		{"PUT", "/sim/faults", `{"latency":"1ms","next_429":2,"retry_after":"3s"}`, 200, `"next_429":2`},
 		{"PUT", "/sim/faults", `{"latency":"soon"}`, 400, "latency"},
 		{"PUT", "/sim/faults", `{"error_rate":2}`, 400, "within [0,1]"},
@@ -204,6 +206,41 @@ func TestFaultInjection(t *testing.T) {
 	}
 	if got := strings.Join(faults, ","); !strings.HasPrefix(got, ",5xx,5xx,5xx,5xx,429,,reset,,5xx") {
 		t.Errorf("fault log %q", got)
+	}
+}
+
+// TestDelayedCallAbandoned: a call whose client gives up during the injected latency is
+// dropped unapplied, so a timed-out pause never lands behind the caller's back.
+func TestDelayedCallAbandoned(t *testing.T) {
+	s := start(t, Options{RateLimit: -1})
+	d := s.SeedDemo()
+	bearer := bearerFor(t, s, d)
+	s.SetFaults(Faults{Latency: time.Minute})
+	req, _ := http.NewRequest("PUT", s.URL()+"/api/wem/v1/screen-recordings/"+d.RecordingID+"/pause",
+		strings.NewReader(`{"reason":"PCI","requestedBy":"pcipause"}`))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Content-Type", "application/json")
+	hc := &http.Client{Timeout: 100 * time.Millisecond}
+	if resp, err := hc.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a call delayed by a minute answered %d within the client's timeout", resp.StatusCode)
+	}
+	s.SetFaults(Faults{})
+	var fault string
+	deadline := time.Now().Add(10 * time.Second)
+	for fault == "" && time.Now().Before(deadline) {
+		for _, c := range s.Calls() {
+			if c.Op == "pause" {
+				fault = c.Fault
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if fault != "latency-abandoned" {
+		t.Errorf("call log fault %q, want latency-abandoned", fault)
+	}
+	if st, _ := s.RecordingStatus(d.RecordingID); st != Recording {
+		t.Errorf("recording %s after an abandoned pause, want %s", st, Recording)
 	}
 }
 

@@ -66,6 +66,7 @@ type Options struct {
 // resets, then 5xx, then 429.
 type Faults struct {
 	Latency    time.Duration `json:"latency,omitempty"`     // added before every API answer; dropped unapplied if the caller gives up first
+	LatencyMax time.Duration `json:"latency_max,omitempty"` // if > Latency, each answer waits a uniform draw in [Latency, LatencyMax]
 	ErrorRate  float64       `json:"error_rate,omitempty"`  // fraction answered 503
 	ResetRate  float64       `json:"reset_rate,omitempty"`  // fraction whose connection is reset
 	Next5xx    int           `json:"next_5xx,omitempty"`    // the next n calls get 503
