@@ -387,6 +387,9 @@ func ocrScore(ctx context.Context, img *image.RGBA, opts Options) (int, error) {
 		}
 		best = max(best, Score(string(out), opts.PAN))
 		clear(out)
+		if best >= len(opts.PAN) {
+			break // the whole number was read: no pass can score higher
+		}
 	}
 	return best, nil
 }
