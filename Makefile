@@ -77,7 +77,15 @@ test: deps check test-unit fuzz $(TEST_STEPS) ## the whole test suite (what CI r
 	@echo "make test: all passed"
 
 .PHONY: bench
-bench: ## Go benchmarks of the hot paths (detector, controller)
+bench: deps build ## the benchmark report: bench/results.json, bench/REPORT.md and plots (about 15 minutes)
+	$(GO) run ./e2e/bench --bin dist/linux-amd64 --out bench
+
+.PHONY: bench-quick
+bench-quick: deps build ## a representative subset of make bench (under 3 minutes) into out/bench-quick/
+	$(GO) run ./e2e/bench --bin dist/linux-amd64 --out out/bench-quick --quick
+
+.PHONY: bench-go
+bench-go: ## every Go benchmark of the hot paths with -benchmem (no report)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: clean
