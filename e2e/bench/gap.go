@@ -101,17 +101,26 @@ func runGap(ctx context.Context, b *Bench, r *Results) error {
 				return err
 			}
 		}
-		for i, app := range apps {
+		for i, kind := range apps {
 			card := testCards[i%len(testCards)]
+			app, err := startApp(ctx, b, kind, fmt.Sprintf("bench %s %s", cfg, kind))
 			for _, d := range delays {
-				run := gapRun(ctx, b, l, cfg, app, card.brand, card.pan, d, g)
+				var run GapRun
+				if err != nil {
+					run = GapRun{Config: cfg, App: string(kind), Card: card.brand, DelayMs: int(d / time.Millisecond), PauseAppliedMs: -1, Error: err.Error()}
+				} else {
+					run = gapRun(ctx, b, l, cfg, app, card.brand, card.pan, d, g)
+				}
 				fmt.Printf("   %-9s %-6s %-10s %2d ms/key (typed in %4.0f ms): max %2d digits, %2d exposed frames, pause applied %s; OCR %s%s\n",
-					cfg, app, card.brand, run.DelayMs, run.TypingMs, run.MaxDigits, run.ExposedFrames, fmtMs(run.PauseAppliedMs),
+					cfg, kind, card.brand, run.DelayMs, run.TypingMs, run.MaxDigits, run.ExposedFrames, fmtMs(run.PauseAppliedMs),
 					run.analysis.Round(100*time.Millisecond), errSuffix(run.Error))
 				g.Runs = append(g.Runs, run)
 				if ctx.Err() != nil {
 					break
 				}
+			}
+			if app != nil {
+				app.Close()
 			}
 		}
 		if l != nil {
@@ -138,23 +147,24 @@ func fmtMs(v float64) string {
 	return fmt.Sprintf("%.0f ms", v)
 }
 
-// gapRun films one card being typed and judges the film.
-func gapRun(ctx context.Context, b *Bench, l *local, cfg string, kind xenv.AppKind, brand, pan string, delay time.Duration, g *GapResult) GapRun {
-	run := GapRun{Config: cfg, App: string(kind), Card: brand, DelayMs: int(delay / time.Millisecond), PauseAppliedMs: -1}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	title := fmt.Sprintf("bench %s %s %d", cfg, kind, run.DelayMs)
+// startApp opens kind, with one more try: an app now and then fails to map its window on a
+// loaded machine.
+func startApp(ctx context.Context, b *Bench, kind xenv.AppKind, title string) (*xenv.App, error) {
 	app, err := b.Env.StartApp(ctx, kind, title)
 	if err != nil {
-		// An app that fails to map its window now and then on a loaded machine gets one more try.
 		time.Sleep(500 * time.Millisecond)
 		app, err = b.Env.StartApp(ctx, kind, title+" (retry)")
 	}
-	if err != nil {
-		run.Error = err.Error()
-		return run
-	}
-	defer app.Close()
+	return app, err
+}
+
+// gapRun films one card being typed into app and judges the film. The field is cleared
+// afterwards and the recording resumed, ready for the next run in the same window.
+func gapRun(ctx context.Context, b *Bench, l *local, cfg string, app *xenv.App, brand, pan string, delay time.Duration, g *GapResult) GapRun {
+	run := GapRun{Config: cfg, App: string(app.Kind), Card: brand, DelayMs: int(delay / time.Millisecond), PauseAppliedMs: -1}
+	kind := app.Kind
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	var video bytes.Buffer // the film shows card digits: memory only
 	rec, err := b.Env.Record(ctx, app.Rect, g.FPS, &video)
 	if err != nil {
@@ -201,7 +211,8 @@ func gapRun(ctx context.Context, b *Bench, l *local, cfg string, kind xenv.AppKi
 		}
 	}
 	t0 := time.Now()
-	res, err := frames.Analyze(ctx, video.Bytes(), frames.Options{Crop: image.Rectangle{Max: rec.Region.Size()}, PAN: pan, Workers: 2})
+	res, err := frames.Analyze(ctx, video.Bytes(), frames.Options{Crop: image.Rectangle{Max: rec.Region.Size()}, PAN: pan, Workers: 2,
+		Skip: func(t time.Time) bool { return inPaused(t, paused) }})
 	video.Reset()
 	if err != nil {
 		run.Error = err.Error()
@@ -225,7 +236,7 @@ func gapRun(ctx context.Context, b *Bench, l *local, cfg string, kind xenv.AppKi
 func judge(run *GapRun, res *frames.Result, paused []interval) {
 	fs := res.Frames
 	for i, f := range fs {
-		if inPaused(f.PTS, paused) {
+		if f.Skipped || inPaused(f.PTS, paused) {
 			run.FramesPaused++
 			continue
 		}

@@ -51,7 +51,11 @@ type Options struct {
 	Workers int
 	// Scale enlarges frames before OCR (nearest neighbour); default 1.
 	Scale int
-	Log   *slog.Logger
+	// Skip, when set, is asked for each frame's capture time; frames it returns true for (say,
+	// captured while the recording was paused, so a recorder would not keep them) are not read:
+	// Skipped is set and Digits stays 0.
+	Skip func(pts time.Time) bool
+	Log  *slog.Logger
 }
 
 // Frame is the score of one frame. It never holds recognised text.
@@ -64,6 +68,8 @@ type Frame struct {
 	Digits int
 	// Black is the fraction of the field region that is black (each channel ≤ 24).
 	Black float64
+	// Skipped frames were not read (Options.Skip).
+	Skipped bool
 }
 
 // Gap is a pause in the recording longer than 1.5 frame intervals.
@@ -232,7 +238,15 @@ func analyze(ctx context.Context, input []string, stdin io.Reader, opts Options)
 		opts.Log.Warn("frame timestamps unavailable", "frames", len(res.Frames), "timestamps", len(pts))
 	}
 
-	// OCR each distinct frame once, in parallel.
+	// OCR each distinct frame once, in parallel, unless every frame showing it is skipped.
+	needed := make(map[int]bool, len(order))
+	for i := range res.Frames {
+		f := &res.Frames[i]
+		f.Skipped = opts.Skip != nil && opts.Skip(f.PTS)
+		if !f.Skipped {
+			needed[f.Unique] = true
+		}
+	}
 	digits := make(map[int]int, len(order))
 	var mu sync.Mutex
 	work := make(chan *uniq)
@@ -254,7 +268,9 @@ func analyze(ctx context.Context, input []string, stdin io.Reader, opts Options)
 		}()
 	}
 	for _, u := range order {
-		work <- u
+		if needed[u.first] {
+			work <- u
+		}
 	}
 	close(work)
 	wg.Wait()
@@ -262,7 +278,9 @@ func analyze(ctx context.Context, input []string, stdin io.Reader, opts Options)
 		return nil, fmt.Errorf("analyze frames: %w", ocrErr)
 	}
 	for i := range res.Frames {
-		res.Frames[i].Digits = digits[res.Frames[i].Unique]
+		if !res.Frames[i].Skipped {
+			res.Frames[i].Digits = digits[res.Frames[i].Unique]
+		}
 	}
 	res.Summary = summarize(res.Frames)
 	res.Summary.Unique = len(order)

@@ -255,3 +255,31 @@ func TestAnalyzeSyntheticVideo(t *testing.T) {
 		t.Errorf("timestamps not increasing: %v, %v", res.Frames[0].PTS, res.Frames[1].PTS)
 	}
 }
+
+// TestAnalyzeSkip: frames the caller skips (a paused recording keeps none) are not read.
+func TestAnalyzeSkip(t *testing.T) {
+	needTools(t)
+	texts := []string{"Card number:", "Card number: 4111 1111 1111 1111", "Card number: 4111 1111 1111 1111", "Card number:"}
+	video := synthVideo(t, texts)
+	all, err := Analyze(context.Background(), video, Options{Crop: image.Rect(0, 0, 640, 80), PAN: pan, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := all.Frames[1].PTS, all.Frames[2].PTS
+	res, err := Analyze(context.Background(), video, Options{Crop: image.Rect(0, 0, 640, 80), PAN: pan, Workers: 2,
+		Skip: func(p time.Time) bool { return !p.Before(from) && !p.After(to) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range res.Frames {
+		if f.Skipped != (i == 1 || i == 2) {
+			t.Errorf("frame %d skipped=%v", i, f.Skipped)
+		}
+		if f.Digits != 0 {
+			t.Errorf("frame %d: %d digits read, want none (skipped or empty)", i, f.Digits)
+		}
+	}
+	if res.Summary.MaxDigits != 0 || all.Summary.MaxDigits < 14 {
+		t.Errorf("max digits %d with the card frames skipped, %d without", res.Summary.MaxDigits, all.Summary.MaxDigits)
+	}
+}
