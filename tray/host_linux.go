@@ -10,6 +10,8 @@ import (
 
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
+
+	"pcipause/internal/sessionbus"
 )
 
 const watcherName = "org.kde.StatusNotifierWatcher"
@@ -28,6 +30,10 @@ type sniHost struct {
 
 // newHost fails only when there is no session bus at all; a bus without a tray host is fine.
 func newHost(log *slog.Logger) (host, error) {
+	// Never autolaunch a bus (it would outlive the helper); without one there is no tray host.
+	if _, err := sessionbus.Address(); err != nil {
+		return nil, err
+	}
 	// systray uses the same shared connection and closes it when its loop ends.
 	conn, err := dbus.SessionBus()
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"pcipause/internal/sessionbus"
 )
 
 // Field is the accessible object that gained the focus.
@@ -41,7 +43,11 @@ type Client struct {
 // toolkits to enable accessibility, and subscribes to focus changes. It fails when there is
 // no session bus or no AT-SPI bus launcher.
 func Connect(ctx context.Context, log *slog.Logger) (*Client, error) {
-	sess, err := dbus.ConnectSessionBus(dbus.WithContext(ctx))
+	addr0, err := sessionbus.Address()
+	if err != nil {
+		return nil, fmt.Errorf("atspi: %w", err)
+	}
+	sess, err := dbus.Connect(addr0, dbus.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("atspi: session bus: %w", err)
 	}
