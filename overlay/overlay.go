@@ -37,7 +37,8 @@ type Overlay interface {
 	Hide() error
 	// Check reads the shown region back from the screen and returns an error unless every pixel
 	// is mask-coloured (black, or the label's own pixels). While no mask is shown it returns an
-	// error wrapping ErrNotShown without reading anything back.
+	// error wrapping ErrNotShown without reading anything back; when the mask changed while it
+	// was read back, one wrapping ErrChanged.
 	Check() error
 	// Close destroys the windows and stops the overlay's goroutines. It is idempotent.
 	Close() error
@@ -48,6 +49,9 @@ var (
 	ErrClosed = errors.New("overlay closed")
 	// ErrNotShown is returned by Check while no mask is shown (never shown, or hidden).
 	ErrNotShown = errors.New("no mask shown")
+	// ErrChanged is returned by Check when the mask was shown, moved or hidden while it was
+	// being read back: what was read proves nothing either way.
+	ErrChanged = errors.New("mask changed during the readback")
 )
 
 // New connects to the display and pre-creates the hidden mask windows. Cancelling ctx closes

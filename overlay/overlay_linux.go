@@ -45,6 +45,9 @@ type x11Overlay struct {
 	mu     sync.Mutex
 	closed bool
 	shown  bool
+	// gen counts Show, Move and Hide: a Check whose readback overlapped one of them read a
+	// screen in transition and concludes nothing.
+	gen uint64
 	// fallbackLogged is set once the whole-screen fallback was logged for this shown episode.
 	fallbackLogged bool
 	rect           image.Rectangle
@@ -203,6 +206,7 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 	o.label = label
 	o.rect = r
 	o.shown = true
+	o.gen++
 	for _, w := range o.place(r) {
 		if !slices.Contains(redraw, w) {
 			redraw = append(redraw, w)
@@ -277,6 +281,7 @@ func (o *x11Overlay) Move(r image.Rectangle) error {
 		o.mu.Unlock()
 		return nil
 	}
+	o.gen++
 	redraw := o.place(r)
 	o.mu.Unlock()
 	if err := o.sync(); err != nil {
@@ -295,6 +300,7 @@ func (o *x11Overlay) Hide() error {
 		return ErrClosed
 	}
 	o.shown, o.fallbackLogged = false, false
+	o.gen++
 	for _, w := range o.wins {
 		if w.mapped {
 			xproto.UnmapWindow(o.conn, w.id)
@@ -322,6 +328,10 @@ func (o *x11Overlay) raise() {
 	}
 }
 
+// testHookBeforeReadback, when set by a test, runs between Check taking its snapshot of the
+// mask and reading the screen back.
+var testHookBeforeReadback func()
+
 func (o *x11Overlay) Check() error {
 	o.mu.Lock()
 	if o.closed {
@@ -342,14 +352,28 @@ func (o *x11Overlay) Check() error {
 			ws = append(ws, want{w.r, w.lbl})
 		}
 	}
+	gen := o.gen
 	o.mu.Unlock()
+	if testHookBeforeReadback != nil {
+		testHookBeforeReadback()
+	}
 	if len(ws) == 0 {
 		return errors.New("overlay check: shown but no mask window is mapped")
 	}
+	var err error
 	for _, w := range ws {
-		if err := o.checkPiece(w.r, w.lbl); err != nil {
-			return fmt.Errorf("overlay check: %w", err)
+		if err = o.checkPiece(w.r, w.lbl); err != nil {
+			break
 		}
+	}
+	o.mu.Lock()
+	changed := o.gen != gen
+	o.mu.Unlock()
+	if changed {
+		return fmt.Errorf("overlay check: %w", ErrChanged)
+	}
+	if err != nil {
+		return fmt.Errorf("overlay check: %w", err)
 	}
 	return nil
 }

@@ -486,3 +486,44 @@ func TestDisplayLost(t *testing.T) {
 		t.Fatal("Close hung with the display gone")
 	}
 }
+
+// TestCheckRacingChangeConcludesNothing: a Check whose readback follows a Hide or a relabelling
+// Show made after its snapshot must not report the mask as broken: it returns ErrChanged. A
+// false failure would make the service hold a pause until the next mask.
+func TestCheckRacingChangeConcludesNothing(t *testing.T) {
+	env := xenv.ForTest(t, xenv.Options{NoWM: true})
+	p := newPeer(t, env.Display)
+	field := image.Rect(100, 100, 700, 160)
+	p.window(image.Rect(50, 50, 800, 300), true, 0)
+	o := newTestOverlay(t, env.Display)
+	t.Cleanup(func() { testHookBeforeReadback = nil })
+	for _, tt := range []struct {
+		name   string
+		change func() error
+	}{
+		{"hidden", o.Hide},
+		{"relabelled", func() error { return o.Show(field, "Hidden from recording · 9 digits") }},
+		{"moved", func() error { return o.Move(field.Add(image.Pt(0, 80))) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := o.Show(field, testLabel); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // the label is drawn
+			testHookBeforeReadback = func() {
+				if err := tt.change(); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(50 * time.Millisecond) // and drawn again
+			}
+			err := o.Check()
+			testHookBeforeReadback = nil
+			if !errors.Is(err, ErrChanged) {
+				t.Fatalf("Check across a change = %v, want ErrChanged", err)
+			}
+			if err := o.Check(); err != nil && !errors.Is(err, ErrNotShown) {
+				t.Fatalf("Check after the change = %v, want nil or ErrNotShown", err)
+			}
+		})
+	}
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench is `make bench` and `make bench-quick`: it measures pcipause from the outside
 // on a private Xvfb — the capture gap side by side with no protection and with the API pause
 // alone, mask latency, the controller, the footprint and resilience — and writes
