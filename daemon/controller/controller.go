@@ -294,10 +294,13 @@ func (c *Controller) signalLocked() {
 	c.chg = make(chan struct{})
 }
 
-// triggerLocked makes agent a due now.
+// triggerLocked makes agent a due now. A trigger is not a poll: the listing is renewed only
+// when it is older than the refresh interval (or a target needs it), so an episode that
+// follows a resume does not list again before pausing.
 func (c *Controller) triggerLocked(a *agentState) {
 	a.converged = false
 	a.attempt = 0
+	a.poll = false
 	if a.running {
 		a.again = true
 	}
