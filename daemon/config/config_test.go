@@ -76,6 +76,7 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type string", base + "timeout = 5\n", []string{"line 6:", "key cxone.timeout:", "invalid duration"}},
 		{"bad duration", base + "[controller]\nhold_down = \"half a second\"\n", []string{"line 7:", "key controller.hold_down:", "invalid duration", `"500ms"`}},
 		{"duration out of range", base + "[controller]\nhold_down = \"2h\"\n", []string{"line 7:", "key controller.hold_down:", "out of range"}},
+		{"zero hold-down", base + "[controller]\nhold_down = \"0s\"\n", []string{"line 7:", "key controller.hold_down:", "out of range [1ms, 1m0s]"}},
 		{"negative rate", base + "[controller]\n\n\nrate = -1.0\n", []string{"line 9:", "key controller.rate:"}},
 		{"bad backend", strings.Replace(base, "[cxone]", "[cxone]\nbackend = \"wem-v2\"", 1), []string{"line 3:", "key cxone.backend:", `"wem-v2" is not one of "wem-v1", "cxone-mask"`}},
 		{"missing client id", "[cxone]\norg = \"acme\"\ntoken_url = \"https://t.example/\"\n", []string{"key cxone.client_id: required"}},

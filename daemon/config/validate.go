@@ -122,7 +122,7 @@ func (c *Config) validate(lines map[string]int) error {
 	if k.Burst < 1 || k.Burst > 10000 {
 		v.fail("controller.burst", "%d is out of range [1, 10000]", k.Burst)
 	}
-	v.dur("controller.hold_down", k.HoldDown, 0, time.Minute)
+	v.dur("controller.hold_down", k.HoldDown, time.Millisecond, time.Minute) // 0 would read as "use the default"
 	v.dur("controller.refresh_interval", k.RefreshInterval, time.Second, time.Hour)
 	v.dur("controller.poll_interval", k.PollInterval, 500*time.Millisecond, time.Hour)
 	v.dur("controller.poll_interval_paused", k.PollIntervalPaused, 250*time.Millisecond, time.Hour)

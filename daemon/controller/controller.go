@@ -289,6 +289,15 @@ func (c *Controller) load() error {
 	return nil
 }
 
+// Changed returns a channel that is closed at the controller's next change: an event, or a
+// step of work finished. It is the cue to take a new Snapshot; an idle controller never
+// closes it.
+func (c *Controller) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.chg
+}
+
 func (c *Controller) signalLocked() {
 	close(c.chg)
 	c.chg = make(chan struct{})

@@ -104,14 +104,27 @@ func TestCrashRecoverySIGKILL(t *testing.T) {
 	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var sum crashTally
 	for seed := range uint64(*crashSeeds) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			crashOnce(t, sim, demo, ca, seed+1)
+			crashOnce(t, sim, demo, ca, seed+1, &sum)
 		})
+		sum.seeds++
 	}
+	t.Logf("CRASH_SWEEP seeds=%d kills=%d episodes=%d lost_pauses=%d wrong_resumes=%d",
+		sum.seeds, sum.kills, sum.episodes, sum.lostPauses, sum.wrongResumes)
 }
 
-func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string, seed uint64) {
+// crashTally sums the sweep over seeds for the CRASH_SWEEP line.
+type crashTally struct {
+	seeds        int
+	kills        int // SIGKILLs delivered
+	episodes     int // PCI windows opened in the scripts
+	lostPauses   int // acknowledged opens, still open, whose agent was not paused after the restart
+	wrongResumes int // resumes after the restart to an agent with a window open
+}
+
+func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string, seed uint64, sum *crashTally) {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	const nAgents = 4
 	agents := make([]string, nAgents)
@@ -134,6 +147,11 @@ func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string
 		ep := fmt.Sprintf("ep-%d", i)
 		script = append(script, crashOp{"open", a, ep})
 		open[a] = append(open[a], ep)
+	}
+	for _, op := range script {
+		if op.Op == "open" {
+			sum.episodes++
+		}
 	}
 	sj, _ := json.Marshal(script)
 	state := filepath.Join(t.TempDir(), store.FileName)
@@ -174,6 +192,7 @@ func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string
 	if err := cmd.Process.Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
+	sum.kills++
 	cmd.Wait()
 	acked := -1
 	childOut := <-lines
@@ -217,6 +236,17 @@ func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string
 		op := script[acked+1]
 		delete(wantOpen, op.Agent+"/"+op.Episode)
 	}
+	// For the tally an agent's window is open if the state file or an acknowledged open says
+	// so; the checks below hold the controller to what the state file says.
+	windowOpen := map[string]bool{}
+	for a, open := range agentOpen {
+		windowOpen[a] = open
+	}
+	for k, open := range wantOpen {
+		if open {
+			windowOpen[strings.SplitN(k, "/", 2)[0]] = true
+		}
+	}
 	for k, open := range wantOpen {
 		if open && !inStore[k] {
 			t.Errorf("acknowledged open %s lost (script %s; child said %q; store has %+v)", k, sj, childOut, eps)
@@ -233,6 +263,16 @@ func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	// lost counts the acknowledged opens, still open, whose agent is not paused.
+	lost := func() int {
+		n := 0
+		for k, open := range wantOpen {
+			if s, _ := sim.RecordingStatus(recs[strings.SplitN(k, "/", 2)[0]]); open && s != cxonesim.Paused {
+				n++
+			}
+		}
+		return n
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		okAll := true
@@ -246,6 +286,7 @@ func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string
 			break
 		}
 		if time.Now().After(deadline) {
+			sum.lostPauses += lost()
 			for _, a := range agents {
 				s, _ := sim.RecordingStatus(recs[a])
 				t.Logf("%s open=%v sim=%s", a, agentOpen[a], s)
@@ -254,13 +295,25 @@ func crashOnce(t *testing.T, sim *cxonesim.Server, demo cxonesim.Demo, ca string
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	if n := lost(); n > 0 {
+		sum.lostPauses += n
+		t.Errorf("%d acknowledged opens not paused after the restart", n)
+	}
 	for _, call := range sim.Calls()[mark:] {
 		if call.Op != "resume" {
 			continue
 		}
 		for a, r := range recs {
-			if r == call.Target && agentOpen[a] {
+			if r != call.Target {
+				continue
+			}
+			if agentOpen[a] {
 				t.Errorf("resume sent after restart to %s whose window is open", a)
+			} else if windowOpen[a] {
+				t.Errorf("resume sent after restart to %s whose acknowledged window the state file lost", a)
+			}
+			if windowOpen[a] {
+				sum.wrongResumes++
 			}
 		}
 	}

@@ -38,13 +38,14 @@ func (s *syncBuffer) String() string {
 }
 
 type harness struct {
-	t      testing.TB
-	st     *store.Store
-	c      *Controller
-	path   string
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	t         testing.TB
+	st        *store.Store
+	c         *Controller
+	path      string
+	storeOpts store.Options // how start opens the state file
+	logs      *syncBuffer
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // fastConfig keeps every wait in the tests short; none of them is asserted on.
@@ -72,7 +73,7 @@ func (h *harness) logger() *slog.Logger {
 
 func (h *harness) start(be cxone.Backend, cfg Config) {
 	h.t.Helper()
-	st, err := store.Open(h.path, store.Options{}, h.logger())
+	st, err := store.Open(h.path, h.storeOpts, h.logger())
 	if err != nil {
 		h.t.Fatalf("open store: %v", err)
 	}

@@ -370,27 +370,41 @@ func (s *Server) watchHelpers(ctx context.Context) error {
 	}
 }
 
-// pushStates sends each helper its agent's recording state when it changes.
+// pushStates sends each helper its agent's recording state when it changes. It wakes on the
+// controller's change cue, not on a timer, so an idle service stays asleep; bursts of changes
+// are coalesced over statePushDelay, and a slow tick is the backstop.
 func (s *Server) pushStates(ctx context.Context) error {
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(statePushBackstop)
 	defer tick.Stop()
 	for {
+		changed := s.ctl.Changed()
+		s.mu.Lock()
+		hs := make([]*helper, 0, len(s.helpers))
+		for h := range s.helpers {
+			hs = append(hs, h)
+		}
+		s.mu.Unlock()
+		for _, h := range hs {
+			s.sendState(h)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
 		case <-tick.C:
-			s.mu.Lock()
-			hs := make([]*helper, 0, len(s.helpers))
-			for h := range s.helpers {
-				hs = append(hs, h)
-			}
-			s.mu.Unlock()
-			for _, h := range hs {
-				s.sendState(h)
-			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(statePushDelay):
 		}
 	}
 }
+
+const (
+	statePushDelay    = 25 * time.Millisecond
+	statePushBackstop = 10 * time.Second
+)
 
 func (s *Server) sendState(h *helper) {
 	st := s.agentState(h.agent)
