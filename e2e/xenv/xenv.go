@@ -47,6 +47,7 @@ type Env struct {
 
 	xvfb *exec.Cmd
 	wm   *exec.Cmd
+	bus  *exec.Cmd // the session's D-Bus daemon, when dbus-daemon is installed
 
 	mu   sync.Mutex
 	apps []*exec.Cmd
@@ -115,6 +116,10 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		}
 		return nil, fmt.Errorf("xenv: no free display in :%d-:%d: %w", opts.First, opts.Last, lastErr)
 	}
+	if err := e.startBus(ctx); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("xenv: %w", err)
+	}
 	if !opts.NoWM {
 		if err := e.startWM(ctx); err != nil {
 			e.Close()
@@ -122,6 +127,25 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		}
 	}
 	return e, nil
+}
+
+// startBus gives the session its own D-Bus session bus when dbus-daemon is installed, as a
+// desktop has. Without one, GTK applications autolaunch a bus daemon that outlives the session.
+func (e *Env) startBus(ctx context.Context) error {
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		return nil
+	}
+	sock := filepath.Join(e.dir, "runtime", "bus")
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address=unix:path="+sock)
+	cmd.Env = e.Environ()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start dbus-daemon: %w", err)
+	}
+	e.bus = cmd
+	return e.waitFor(ctx, 10*time.Second, "the session bus", func() bool {
+		fi, err := os.Stat(sock)
+		return err == nil && fi.Mode()&os.ModeSocket != 0
+	})
 }
 
 func (e *Env) startXvfb(ctx context.Context, n int) error {
@@ -235,7 +259,8 @@ func (e *Env) Environ() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "GTK_THEME", "NO_AT_BRIDGE":
+		case "DISPLAY", "XAUTHORITY", "WAYLAND_DISPLAY", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "GTK_THEME", "NO_AT_BRIDGE",
+			"DBUS_SESSION_BUS_ADDRESS", "AT_SPI_BUS_ADDRESS":
 			continue
 		}
 		env = append(env, kv)
@@ -246,6 +271,9 @@ func (e *Env) Environ() []string {
 		"GTK_THEME=Adwaita", "GDK_BACKEND=x11")
 	if !e.access {
 		env = append(env, "NO_AT_BRIDGE=1")
+	}
+	if e.bus != nil {
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(e.dir, "runtime", "bus"))
 	}
 	return env
 }
@@ -299,6 +327,9 @@ func (e *Env) Close() error {
 	}
 	if e.wm != nil {
 		stop(e.wm)
+	}
+	if e.bus != nil {
+		stop(e.bus) // services it activated (the accessibility bus launcher) exit with it
 	}
 	if e.xvfb != nil {
 		stop(e.xvfb)
