@@ -85,8 +85,8 @@ type window struct {
 // runFaults drives spec.agents agents, each on a call with one recording, through
 // spec.cycles PCI cycles while the simulator injects faults. A cycle opens a window, waits
 // for the pause, and closes it; one in three opens a second, overlapping window first (a card
-// number, then its security code) and one in four re-enters inside the hold-down; then it
-// waits for the resume. Every verdict comes from the simulator's records, not from the
+// number, then its security code) and one in four goes back into a field early in the
+// hold-down; then it waits for the resume. Every verdict comes from the simulator's records, not from the
 // controller: its paused intervals say whether a window was covered, its call log when each
 // resume was answered and which faults it injected.
 func runFaults(tb testing.TB, spec faultSpec) faultResult {
@@ -99,8 +99,8 @@ func runFaults(tb testing.TB, spec faultSpec) faultResult {
 		_, r := e.call(agents[i], 1)
 		recs[i] = r[0]
 	}
-	// The shipped defaults, except a rate that suits a fleet this size and a shorter
-	// hold-down and backoff cap so a run fits in a benchmark.
+	// The shipped defaults, except a rate that suits a fleet this size, and a shorter
+	// hold-down, backoff and call timeout so a run fits in a benchmark.
 	cfg := Config{Rate: 400, Burst: 40, HoldDown: 100 * time.Millisecond, RefreshInterval: 5 * time.Second,
 		PollInterval: time.Minute, PollIntervalPaused: time.Second, BaseBackoff: 50 * time.Millisecond,
 		MaxBackoff: 2 * time.Second, CallTimeout: 5 * time.Second, Workers: 16, Seed: spec.seed}
@@ -334,6 +334,7 @@ func waitSim(patience time.Duration, cond func() bool) bool {
 func TestFaultInjectionNoLoss(t *testing.T) {
 	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
+			t.Parallel() // mostly waiting out Retry-After and backoff
 			spec := defaultFaultSpec()
 			spec.backend, spec.agents, spec.cycles = backend, 20, 3
 			if testing.Short() {

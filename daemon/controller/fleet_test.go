@@ -109,7 +109,11 @@ func runFleet(tb testing.TB, backend string, n int, orgRate, ctrlRate float64, w
 	for i := range n {
 		wg.Go(func() {
 			openedAt[i] = time.Now()
-			h.open(agents[i], "ep", "")
+			// Not h.open: Fatal must not be called off the test's goroutine.
+			if err := h.c.Open(context.Background(), Open{AgentID: agents[i], Episode: "ep", Field: "credit_card_number",
+				Rule: "PCI-DSS-Req-3.4", Kind: "field-rule", Reason: ReasonPCIDetected}); err != nil {
+				tb.Errorf("open %s: %v", agents[i], err)
+			}
 		})
 	}
 	wg.Wait()
