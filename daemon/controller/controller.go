@@ -151,6 +151,9 @@ type agentState struct {
 	id        string
 	episodes  map[string]store.Episode // open windows
 	lastClose time.Time
+	// opening counts Open calls between taking the lock and their window joining episodes
+	// (the state-file commit in between can take a while); a resume must wait for them.
+	opening   int
 	listedAt  time.Time
 	listed    []string // target keys from the last listing
 	vanished  []string // targets we paused that the last listing did not show
@@ -389,10 +392,12 @@ func (c *Controller) Open(ctx context.Context, o Open) error {
 		}
 	}
 	a.episodes = saved
+	a.opening++
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		a := c.agentLocked(o.AgentID)
+		a.opening--
 		a.episodes[o.Episode] = ep
 		for _, t := range marked {
 			if cur := c.tgs[t.Target.String()]; cur != nil {

@@ -100,6 +100,7 @@ func (c *Controller) prioLocked(a *agentState) prio {
 func (c *Controller) reconcile(ctx context.Context, a *agentState, p prio) error {
 	c.mu.Lock()
 	open := len(a.episodes) > 0
+	opening := a.opening > 0
 	holdUntil := a.lastClose.Add(c.cfg.HoldDown)
 	poll := a.poll
 	a.poll = false
@@ -107,6 +108,8 @@ func (c *Controller) reconcile(ctx context.Context, a *agentState, p prio) error
 	switch {
 	case open:
 		return c.ensurePaused(ctx, a, p, poll)
+	case opening:
+		return nil // the Open being committed triggers the agent when its window is in
 	case time.Now().Before(holdUntil):
 		return nil // finish schedules the end of the hold-down
 	default:
@@ -850,7 +853,7 @@ func (c *Controller) confirmVanished(ctx context.Context, a *agentState, p prio)
 func (c *Controller) reentered(a *agentState) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(a.episodes) > 0 || time.Now().Before(a.lastClose.Add(c.cfg.HoldDown))
+	return len(a.episodes) > 0 || a.opening > 0 || time.Now().Before(a.lastClose.Add(c.cfg.HoldDown))
 }
 
 func (c *Controller) resumeOne(ctx context.Context, a *agentState, t store.Target) error {
