@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.readyFile, "ready-file", "", "write this file once masking is live")
 	fs.BoolVar(&o.noTray, "no-tray", false, "do not show the tray icon")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	logFile := fs.String("log-file", defaultLogFile(), "append the log to this file (rotated at 5 MiB) instead of stderr")
 	fs.BoolVar(&o.noOverlay, "unprotected", false, "benchmarks only: detect and report but never mask (the API-only baseline)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,7 +55,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	o.baseLog = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	logw := stderr
+	if *logFile != "" {
+		f, err := openLog(*logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logw = f
+	}
+	o.baseLog = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl}))
 	o.log = o.baseLog.With("component", "session")
 	return runSession(ctx, o)
 }
