@@ -89,28 +89,32 @@ type FaultRun struct {
 	WallS           float64 `json:"wall_s"`
 }
 
-// testBinary compiles pkg's tests once into b.Raw.
+// testBinaries remembers what this run compiled: a binary left in b.Raw by an earlier run may
+// be stale.
+var testBinaries = map[string]string{}
+
+// testBinary compiles pkg's tests into b.Raw, once per run, and returns its absolute path (the
+// crash sweep re-executes it from the package directory).
 func testBinary(ctx context.Context, b *Bench, pkg string) (string, error) {
-	out := filepath.Join(b.Raw, strings.ReplaceAll(strings.TrimPrefix(pkg, "./"), "/", "_")+".test")
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
+	if p, ok := testBinaries[pkg]; ok {
+		return p, nil
+	}
+	out, err := filepath.Abs(filepath.Join(b.Raw, strings.ReplaceAll(strings.TrimPrefix(pkg, "./"), "/", "_")+".test"))
+	if err != nil {
+		return "", err
 	}
 	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if o, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go test -c %s: %w: %s", pkg, err, o)
 	}
+	testBinaries[pkg] = out
 	return out, nil
 }
 
 // runTestBinary runs a compiled test binary in its package directory and returns its output.
 func runTestBinary(ctx context.Context, bin, pkgDir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return "", err
-	}
-	cmd.Path = abs
 	cmd.Dir = pkgDir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -260,9 +264,9 @@ func runResilience(ctx context.Context, b *Bench, r *Results) error {
 	if err != nil {
 		return err
 	}
-	seeds := 150
+	seeds := 400
 	if b.Quick {
-		seeds = 25
+		seeds = 50
 	}
 	start := time.Now()
 	out, err := runTestBinary(ctx, ctl, "daemon/controller", "-test.run", "^TestCrashRecoverySIGKILL$", "-test.v",
