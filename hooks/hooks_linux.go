@@ -309,7 +309,7 @@ func (st *x11State) event(ev xgb.Event) {
 				st.log.Warn("read active window", "err", err)
 				return
 			}
-			if w != 0 && w != st.active { // openbox briefly reports 0 on every switch
+			if w != 0 && st.changed(w) { // openbox briefly reports 0 on every switch
 				st.focus(w)
 			}
 		}
@@ -338,9 +338,20 @@ func (st *x11State) pollFocus() {
 		st.log.Debug("input focus", "err", err)
 		return
 	}
-	if w != 0 && w != st.active {
+	if w != 0 && st.changed(w) {
 		st.focus(w)
 	}
+}
+
+// changed reports whether w is news as the active window: another window, or the same id
+// whose window could not be read last time. The X server gives a closed client's ids to the
+// next client, so a new window can carry the id of one that just died.
+func (st *x11State) changed(w xproto.Window) bool {
+	if w != st.active {
+		return true
+	}
+	win, ok := st.windows[w]
+	return !ok || win.Bounds.Empty()
 }
 
 func (st *x11State) focus(w xproto.Window) {
@@ -450,6 +461,9 @@ func (st *x11State) gone(w xproto.Window) {
 	}
 	win := st.windows[client]
 	delete(st.windows, client)
+	if client == st.active {
+		st.active = 0 // its id may come back on another window
+	}
 	for f, c := range st.frames {
 		if c == client {
 			delete(st.frames, f)

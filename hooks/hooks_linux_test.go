@@ -385,3 +385,38 @@ func TestX11SourceWithoutWindowManager(t *testing.T) {
 		t.Fatal("the xterm's focus was not reported before its first key")
 	}
 }
+
+// TestX11SourceWindowIDReused: the X server hands a closed client's resource ids to the next
+// client, so a new xterm's window often has the id of one that just closed. Its activation
+// must still be reported as a focus change (with its bounds); it used to be taken for the
+// dead window, whose empty bounds made every mask cover the whole screen.
+func TestX11SourceWindowIDReused(t *testing.T) {
+	xvfbtest.Need(t, "xterm", "xdotool", "openbox")
+	env := xvfbtest.New(t, true)
+	rec := startSource(t, env, Options{NoClipboard: true, NoAccessibility: true})
+	start := func(title string) (*os.Process, string) {
+		xt := env.Start(t, "xterm", "-title", title, "-geometry", "40x10+30+40", "-e", "cat")
+		wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(xt.Process.Pid)))[0]
+		env.Output(t, "xdotool", "windowactivate", "--sync", wid)
+		return xt.Process, wid
+	}
+	focusOf := func(pid int) Focus {
+		return rec.next(t, "focus of the xterm", func(e any) bool {
+			f, ok := e.(Focus)
+			return ok && f.Window.PID == pid
+		}).(Focus)
+	}
+	a, aid := start("first")
+	fa := focusOf(a.Pid)
+	a.Kill()
+	rec.next(t, "the first xterm gone", func(e any) bool {
+		w, ok := e.(Window)
+		return ok && w.ID == fa.Window.ID && w.Bounds.Empty()
+	})
+	b, bid := start("second")
+	fb := focusOf(b.Pid)
+	if fb.Window.Bounds.Empty() {
+		t.Errorf("second xterm focused without bounds: %+v", fb.Window)
+	}
+	t.Logf("window ids: first %s, second %s (reused: %v)", aid, bid, aid == bid)
+}
