@@ -184,7 +184,7 @@ func runFootprint(ctx context.Context, b *Bench, r *Results) error {
 	episodes, sampleEvery := 1000, 50
 	note := func(format string, a ...any) { f.Notes = append(f.Notes, fmt.Sprintf(format, a...)) }
 	if b.Quick {
-		f.SettleS, f.IdleWindowS, episodes, sampleEvery = 3, 15, 200, 20
+		f.SettleS, f.IdleWindowS, episodes, sampleEvery = 3, 10, 100, 10
 	}
 	dir, err := filepath.Abs(filepath.Join(b.Raw, "footprint"))
 	if err != nil {
