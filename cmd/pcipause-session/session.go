@@ -59,8 +59,8 @@ func runSession(ctx context.Context, o options) error {
 	}
 	defer ov.Close()
 
-	client := ipc.NewClient(socket, ipc.Hello{PID: os.Getpid(), SessionID: sessionID(), Display: displayName(o.display),
-		Version: buildinfo.Version}, log)
+	client := ipc.NewClient(socket, ipc.Hello{PID: os.Getpid(), SessionID: ipc.Text(sessionID()), Display: ipc.Text(displayName(o.display)),
+		Version: ipc.Text(buildinfo.Version)}, log)
 	st := &sessionState{inherit: make(chan struct{}, 1)}
 	tr := tray.New(o.baseLog, st.diagnostics)
 	st.tray = tr

@@ -182,6 +182,8 @@ func (c *Client) session(ctx context.Context, conn *Conn) (up bool, err error) {
 	}()
 
 	if err := conn.Send(c.hello); err != nil {
+		// Not a connection problem when our own hello is refused: say so loudly.
+		c.log.Error("cannot greet the service", "err", err)
 		return false, err
 	}
 	c.mu.Lock()

@@ -143,7 +143,7 @@ func (l *Listener) Accept() (*Conn, error) {
 				err = fmt.Errorf("%w: %w", ErrNotAuthorized, err)
 			}
 			l.log.Warn("refused connection", "peer", peer, "err", err)
-			_ = c.Send(Error{Msg: clipText(err.Error())})
+			_ = c.Send(Error{Msg: Text(err.Error())})
 			c.Close()
 			continue
 		}
@@ -241,11 +241,4 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() { c.closeErr = c.nc.Close() })
 	return c.closeErr
-}
-
-func clipText(s string) string {
-	if len(s) > maxText {
-		s = s[:maxText]
-	}
-	return s
 }

@@ -227,6 +227,37 @@ func DigitRun(s string) int {
 	return best
 }
 
+// Text makes s fit a text field: clipped to the size limit, and every digit that would
+// lengthen a run past MaxDigitRun replaced by '#'. For strings the sender does not control
+// the digits of — a build version that is a bare commit hash ("4831293"), an error message —
+// so the field is sent rather than refused.
+func Text(s string) string {
+	if len(s) > maxText {
+		s = s[:maxText]
+	}
+	if DigitRun(s) <= MaxDigitRun {
+		return s
+	}
+	b := []byte(s)
+	cur, sep := 0, false
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if cur == MaxDigitRun {
+				b[i], cur, sep = '#', 0, false
+				continue
+			}
+			cur++
+			sep = false
+		case (c == ' ' || c == '-') && cur > 0 && !sep:
+			sep = true
+		default:
+			cur, sep = 0, false
+		}
+	}
+	return string(b)
+}
+
 // Sentinel errors of the decoder. Every decode error wraps exactly one.
 var (
 	ErrOversize    = errors.New("frame too large")

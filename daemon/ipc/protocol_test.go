@@ -273,3 +273,41 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestTextKeepsFieldsSendable: a bare commit hash as the build version ("4831293") used to
+// make every Hello invalid, so the helper could never greet the service.
+func TestTextKeepsFieldsSendable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"v1.2.3", "v1.2.3"},
+		{"4831293", "483129#"},
+		{"0.1.42-g1234567-dirty", "0.1.42-g123456#-dirty"},
+		{"4111 1111 1111 1111", "4111 11#1 1111 1#11"},
+		{"123456", "123456"},
+	}
+	for _, tt := range tests {
+		if got := Text(tt.in); got != tt.want {
+			t.Errorf("Text(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if err := (Hello{Proto: Version, PID: 1, Version: Text("4831293")}).validate(); err != nil {
+		t.Errorf("hello with a scrubbed hash version: %v", err)
+	}
+	if len(Text(strings.Repeat("a", maxText+10))) != maxText {
+		t.Error("Text does not clip to the size limit")
+	}
+}
+
+func FuzzText(f *testing.F) {
+	for _, s := range []string{"4831293", "4111 1111 1111 1111", "1-2-3-4-5-6-7-8", "abc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Text(s)
+		if n := DigitRun(out); n > MaxDigitRun {
+			t.Fatalf("Text(%q) = %q keeps a run of %d digits", s, out, n)
+		}
+		if len(out) > maxText {
+			t.Fatalf("Text left %d bytes", len(out))
+		}
+	})
+}

@@ -134,7 +134,7 @@ func (s *Server) runHelper(ctx context.Context, c *ipc.Conn, hello ipc.Hello, lo
 	if h.agent != "" {
 		inherited = len(s.orphans(h.agent))
 	}
-	if err := c.Send(ipc.Welcome{AgentID: h.agent, Version: buildinfo.Version, Inherited: inherited}); err != nil {
+	if err := c.Send(ipc.Welcome{AgentID: h.agent, Version: ipc.Text(buildinfo.Version), Inherited: inherited}); err != nil {
 		return
 	}
 	s.helperUp(ctx, h)
