@@ -101,7 +101,7 @@ func TestX11SourceXterm(t *testing.T) {
 	rec := startSource(t, env, Options{NoClipboard: true})
 
 	xt := env.Start(t, "xterm", "-geometry", "80x24+40+60", "-e", "cat")
-	wid := env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(xt.Process.Pid))
+	wid := env.Output(t, "xdotool", "search", "--sync", "--onlyvisible", "--pid", strconv.Itoa(xt.Process.Pid))
 	wid = strings.Fields(wid)[0]
 	env.Output(t, "xdotool", "windowactivate", "--sync", wid)
 
@@ -344,7 +344,7 @@ func TestX11SourceZenityField(t *testing.T) {
 	env.SessionBus(t)
 	rec := startSource(t, env, Options{NoClipboard: true})
 	z := env.Start(t, "zenity", "--forms", "--title=Payment", "--add-entry=Card number", "--add-entry=Name")
-	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(z.Process.Pid)))[0]
+	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--onlyvisible", "--pid", strconv.Itoa(z.Process.Pid)))[0]
 	env.Output(t, "xdotool", "windowactivate", "--sync", wid)
 	f := rec.next(t, "focus on the card entry", func(e any) bool {
 		f, ok := e.(Focus)
@@ -367,7 +367,7 @@ func TestX11SourceWithoutWindowManager(t *testing.T) {
 	env := xvfbtest.New(t, false)
 	rec := startSource(t, env, Options{NoClipboard: true, NoAccessibility: true})
 	xt := env.Start(t, "xterm", "-geometry", "40x10+30+40", "-e", "cat")
-	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(xt.Process.Pid)))[0]
+	wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--onlyvisible", "--pid", strconv.Itoa(xt.Process.Pid)))[0]
 	env.Output(t, "xdotool", "windowfocus", "--sync", wid)
 	env.Output(t, "xdotool", "type", "12")
 	var focused bool
@@ -396,7 +396,7 @@ func TestX11SourceWindowIDReused(t *testing.T) {
 	rec := startSource(t, env, Options{NoClipboard: true, NoAccessibility: true})
 	start := func(title string) (*os.Process, string) {
 		xt := env.Start(t, "xterm", "-title", title, "-geometry", "40x10+30+40", "-e", "cat")
-		wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--pid", strconv.Itoa(xt.Process.Pid)))[0]
+		wid := strings.Fields(env.Output(t, "xdotool", "search", "--sync", "--onlyvisible", "--pid", strconv.Itoa(xt.Process.Pid)))[0]
 		env.Output(t, "xdotool", "windowactivate", "--sync", wid)
 		return xt.Process, wid
 	}
