@@ -174,10 +174,6 @@ const fpRSSTargetMiB = 30
 // fpIdleCPUTargetPct is the idle CPU target of each process, in percent of one core.
 const fpIdleCPUTargetPct = 0.1
 
-// fpPANs are the well-known test card numbers typed in turn. They are passed to xdotool as
-// arguments and never written to a file or a log; errors name them by index.
-var fpPANs = []string{"4111111111111111", "5500005555555559", "340000000000009", "6011000990139424"}
-
 func runFootprint(ctx context.Context, b *Bench, r *Results) error {
 	start := time.Now()
 	f := &FootprintResult{SettleS: 5, IdleWindowS: 60, KeyDelayMs: 1, HoldDownMs: 20}
@@ -422,8 +418,8 @@ func fpIdle(p *ProcFootprint, a, b fpSample) {
 // did not happen when the episode is incomplete; err is only for what should stop the run.
 func fpEpisode(ctx context.Context, env *xenv.Env, sc *fpSim, i int) (why string, pauseSeen, whole time.Duration, err error) {
 	t0 := time.Now()
-	if err := env.Type(ctx, fpPANs[i%len(fpPANs)], time.Millisecond); err != nil {
-		return "", 0, 0, fmt.Errorf("typing test card #%d: %w", i%len(fpPANs)+1, err)
+	if err := env.Type(ctx, xenv.TestCards[i%len(xenv.TestCards)].PAN, time.Millisecond); err != nil {
+		return "", 0, 0, fmt.Errorf("typing test card #%d: %w", i%len(xenv.TestCards)+1, err)
 	}
 	var miss []string
 	if err := sc.waitStatus(ctx, "PAUSED", 5*time.Second); err != nil {

@@ -66,14 +66,6 @@ type GapRun struct {
 	analysis time.Duration // OCR time, for the progress line
 }
 
-// testCards are the well-known test PANs, one per app.
-var testCards = []struct{ brand, pan string }{
-	{"visa", "4111111111111111"},
-	{"mastercard", "5500005555555559"},
-	{"amex", "340000000000009"},
-	{"discover", "6011000990139424"},
-}
-
 func runGap(ctx context.Context, b *Bench, r *Results) error {
 	apps := xenv.AllApps
 	delays := []time.Duration{80 * time.Millisecond, 20 * time.Millisecond, 5 * time.Millisecond, time.Millisecond}
@@ -104,17 +96,17 @@ func runGap(ctx context.Context, b *Bench, r *Results) error {
 			}
 		}
 		for i, kind := range apps {
-			card := testCards[i%len(testCards)]
+			card := xenv.TestCards[i%len(xenv.TestCards)]
 			app, err := startApp(ctx, b, kind, fmt.Sprintf("bench %s %s", cfg, kind))
 			for _, d := range delays {
 				var run GapRun
 				if err != nil {
-					run = GapRun{Config: cfg, App: string(kind), Card: card.brand, DelayMs: int(d / time.Millisecond), PauseAppliedMs: -1, Error: err.Error()}
+					run = GapRun{Config: cfg, App: string(kind), Card: card.Brand, DelayMs: int(d / time.Millisecond), PauseAppliedMs: -1, Error: err.Error()}
 				} else {
-					run = gapRun(ctx, b, l, cfg, app, card.brand, card.pan, d, g)
+					run = gapRun(ctx, b, l, cfg, app, card.Brand, card.PAN, d, g)
 				}
 				fmt.Printf("   %-9s %-6s %-10s %2d ms/key (typed in %4.0f ms): max %2d digits, %2d exposed frames, pause applied %s; OCR %s%s\n",
-					cfg, kind, card.brand, run.DelayMs, run.TypingMs, run.MaxDigits, run.ExposedFrames, fmtMs(run.PauseAppliedMs),
+					cfg, kind, card.Brand, run.DelayMs, run.TypingMs, run.MaxDigits, run.ExposedFrames, fmtMs(run.PauseAppliedMs),
 					run.analysis.Round(100*time.Millisecond), errSuffix(run.Error))
 				g.Runs = append(g.Runs, run)
 				if ctx.Err() != nil {

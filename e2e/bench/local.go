@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -88,27 +86,6 @@ func startLocal(ctx context.Context, bin string, env *xenv.Env, dir string, extr
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// HelperPID is the pid of the session helper `pcipause local` runs (its only
-// pcipause-session child), or 0. A Go program starts children from whichever thread runs,
-// so every thread's children list is read.
-func (l *local) HelperPID() int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", l.cmd.Process.Pid))
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			comm, _ := os.ReadFile("/proc/" + f + "/comm")
-			if strings.TrimSpace(string(comm)) == "pcipause-sessio" { // comm is cut at 15 bytes
-				pid, _ := strconv.Atoi(f)
-				return pid
-			}
-		}
-	}
-	return 0
 }
 
 // Stop sends SIGTERM and waits (SIGKILL after 10 s).

@@ -58,9 +58,6 @@ const (
 	maskRegion = 32
 )
 
-// maskPANs are well-known test card numbers; each trigger types the first four digits of one.
-var maskPANs = []string{"4111111111111111", "5500005555555559", "340000000000009", "6011000990139424"}
-
 // MaskResult is results.json's mask_latency. Latencies are Quantiles in milliseconds over the
 // triggers that got there; misses are counted separately and never dropped.
 type MaskResult struct {
@@ -153,13 +150,13 @@ func runMask(ctx context.Context, b *Bench, r *Results) error {
 		return err
 	}
 	for i := 1; i < maskWarmUp; i++ {
-		if _, err := rig.trigger(ctx, maskPANs[i%len(maskPANs)]); err != nil {
+		if _, err := rig.trigger(ctx, xenv.TestCards[i%len(xenv.TestCards)].PAN); err != nil {
 			return err
 		}
 	}
 	res.RSSBeforeMiB, _ = maskMemMiB(pid, "VmRSS")
 	for i := 0; i < n; i++ {
-		s, err := rig.trigger(ctx, maskPANs[i%len(maskPANs)])
+		s, err := rig.trigger(ctx, xenv.TestCards[i%len(xenv.TestCards)].PAN)
 		if err != nil {
 			return fmt.Errorf("trigger %d: %w", i+1, err)
 		}
@@ -622,7 +619,7 @@ func (r *maskRig) calibrate(ctx context.Context, res *MaskResult) error {
 	if err := r.settle(ctx); err != nil {
 		return err
 	}
-	if err := r.typeRun(maskPANs[0], 4); err != nil {
+	if err := r.typeRun(xenv.TestCards[0].PAN, 4); err != nil {
 		return err
 	}
 	var win xproto.Window

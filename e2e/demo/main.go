@@ -57,11 +57,11 @@ func run(ctx context.Context) error {
 	flag.StringVar(&o.bin, "bin", "dist/linux-amd64", "directory holding pcipause and pcipause-session")
 	flag.StringVar(&o.out, "out", "out", "output directory")
 	flag.StringVar(&o.app, "app", "zenity", "form to type into: zenity or tk")
-	flag.StringVar(&o.pan, "pan", "4111111111111111", "test card number (a well-known test PAN)")
+	flag.StringVar(&o.pan, "pan", xenv.TestCards[0].PAN, "test card number (a well-known test PAN)")
 	flag.DurationVar(&o.delay, "delay", 120*time.Millisecond, "time between keys (human speed)")
 	flag.BoolVar(&o.private, "private", false, "use a private Xvfb even when $DISPLAY is set")
 	flag.Parse()
-	if !testPAN(o.pan) {
+	if !xenv.IsTestPAN(o.pan) {
 		return fmt.Errorf("--pan: only the well-known test PANs are allowed")
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
@@ -295,14 +295,6 @@ func run(ctx context.Context) error {
 }
 
 func step(format string, a ...any) { fmt.Printf("• "+format+"\n", a...) }
-
-func testPAN(p string) bool {
-	switch p {
-	case "4111111111111111", "5500005555555559", "340000000000009", "6011000990139424":
-		return true
-	}
-	return false
-}
 
 // desk runs programs on the demo's display.
 type desk struct {
