@@ -64,6 +64,10 @@ func backspaces(n int) []string {
 	return keys
 }
 
+// awayFor is how long the focus-switching test stays on the other application: longer than
+// the default hold-down (500 ms), so masks released by the switch are really gone.
+const awayFor = 800 * time.Millisecond
+
 func activate(ctx context.Context, env *xenv.Env, a *xenv.App) error {
 	out, err := env.Command(ctx, "xdotool", "windowactivate", "--sync", a.Window).CombinedOutput()
 	if err != nil {
@@ -74,15 +78,17 @@ func activate(ctx context.Context, env *xenv.Env, a *xenv.App) error {
 
 // TestLocalFocusSwitchingDuringEntry types the start of a card number, switches to another
 // application and back, and finishes it: the digits already in the field plus the new ones
-// must never be readable beyond six.
+// must never be readable beyond six. The agent stays on the other application longer than
+// the hold-down, so the mask over the first digits really comes down before the return.
 func TestLocalFocusSwitchingDuringEntry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test; skipped with -short")
 	}
 	env := xenv.ForTest(t, xenv.Options{}, "ffmpeg", "tesseract", "python3", "zenity", "go")
-	startLocal(t, env)
+	local := startLocal(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	since := time.Now()
 	other, err := env.StartApp(ctx, xenv.Zenity, "pcipause e2e other")
 	if err != nil {
 		t.Fatal(err)
@@ -94,13 +100,18 @@ func TestLocalFocusSwitchingDuringEntry(t *testing.T) {
 	}
 	defer app.Close()
 	video, captured := record(t, ctx, env, image.Rectangle{}, func() error {
+		away := func() error {
+			if err := activate(ctx, env, other); err != nil {
+				return err
+			}
+			time.Sleep(awayFor)
+			return activate(ctx, env, app)
+		}
 		for _, step := range []func() error{
 			func() error { return env.Type(ctx, "4111 1", 20*time.Millisecond) },
-			func() error { return activate(ctx, env, other) },
-			func() error { return activate(ctx, env, app) },
+			away,
 			func() error { return env.Type(ctx, "1", 20*time.Millisecond) },
-			func() error { return activate(ctx, env, other) },
-			func() error { return activate(ctx, env, app) },
+			away,
 			func() error { return env.Type(ctx, "11 1111 1111", 20*time.Millisecond) },
 		} {
 			if err := step(); err != nil {
@@ -113,6 +124,11 @@ func TestLocalFocusSwitchingDuringEntry(t *testing.T) {
 		t.Errorf("keys did not all reach the entry: %v", err)
 	}
 	leakCheck(t, ctx, video, captured, app.Rect, "tk after focus switches")
+	// The card typed in three pieces is still one card: it must have paused the recording.
+	waitUntil(t, 20*time.Second, "a pause call for the card typed in pieces", func() bool {
+		_, ok := firstOK(local.calls(t), "pause", since)
+		return ok
+	})
 }
 
 // TestLocalWindowMovedWhileMasked moves the application while its field is masked: the mask

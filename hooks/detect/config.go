@@ -11,6 +11,10 @@
 //   - A Luhn-valid 13-19 digit run of a known brand is a confirmed PAN: the label says
 //     "checksum OK" and a PCI window opens (pause_on = "pan"); with pause_on = "threshold" the
 //     threshold alone opens one.
+//   - A run is reset when focus moves to another window or field, but not forgotten: it is
+//     parked with its field, and typing on after focus comes back continues it, so a card
+//     typed in pieces between other windows still masks by its mask_at-th digit in the field
+//     and is still confirmed (the mask goes up again on focus, before any key).
 //   - A paste key while the clipboard holds a PAN masks before the paste lands.
 //   - A window that showed more than six digits stays masked until the digits are erased
 //     (Backspace over the run, Ctrl+A then delete, Ctrl+U) or the window goes away; only then,

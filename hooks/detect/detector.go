@@ -76,13 +76,42 @@ type Detector struct {
 	selAll   bool
 	clipPAN  bool
 
-	// the live run: chars[i] is a digit value 0-9 or sepMark; digs holds the digits only
+	digitRun             // the live run
+	runField hooks.Field // the field the live run is in
+	owns     bool        // the live run alone made its window sticky (it was resumed)
+
+	// Runs left unfinished when focus moved away. Their digits are still in their fields, so
+	// typing on when focus comes back continues the run: counting afresh would let digits 7
+	// and on render unmasked, and a card typed in pieces would never be confirmed.
+	parks   [maxEntries]park
+	parkSeq uint64
+}
+
+// park is a run left in a field of window win.
+type park struct {
+	digitRun
+	win   uint64
+	field hooks.Field
+	owned bool   // the window is sticky only because of this run
+	seq   uint64 // when it was parked; the oldest is given up first
+}
+
+// digitRun is one run of digits: chars[i] is a digit value 0-9 or sepMark; digs holds the
+// digits only.
+type digitRun struct {
 	chars [maxRunChars]byte
 	digs  [maxRunChars]byte
 	ln    int
 	nd    int
 	seps  int  // consecutive separators at the end
 	lost  bool // the run outgrew chars: Backspace can no longer prove it erased
+}
+
+// wipe clears the run. Every reset goes through here.
+func (r *digitRun) wipe() {
+	clear(r.chars[:])
+	clear(r.digs[:])
+	r.ln, r.nd, r.seps, r.lost = 0, 0, 0, false
 }
 
 const sepMark = 0xff
@@ -93,11 +122,10 @@ func NewDetector(cfg Config) *Detector {
 	return d
 }
 
-// wipe clears the run buffers. Every reset goes through here.
+// wipe clears the live run.
 func (d *Detector) wipe() {
-	clear(d.chars[:])
-	clear(d.digs[:])
-	d.ln, d.nd, d.seps, d.lost = 0, 0, 0, false
+	d.digitRun.wipe()
+	d.runField, d.owns = hooks.Field{}, false
 }
 
 // runPAN reports whether the live run is a confirmed PAN.
@@ -121,7 +149,7 @@ func (d *Detector) endRun() {
 	if e := d.current(); e != nil && d.nd > 0 {
 		_, pan := d.runPAN()
 		inRule := d.rule >= 0
-		if pan || d.nd > MaxMaskAt || inRule || d.lost {
+		if d.stays() {
 			d.markSticky(e)
 			switch {
 			case inRule:
@@ -140,7 +168,108 @@ func (d *Detector) endRun() {
 	d.wipe()
 }
 
+// stays reports whether the live run, once ended, keeps its window masked: more than six
+// digits, a PAN, anything in a sensitive field, or a run too long to follow.
+func (d *Detector) stays() bool {
+	_, pan := d.runPAN()
+	return pan || d.nd > MaxMaskAt || d.rule >= 0 || d.lost
+}
+
+// leaveRun ends the live run as focus moves away and parks it, so that typing on in the
+// same field continues it. A run whose end keeps its window masked is parked as well: the
+// rest of a card typed after coming back must still confirm it, and erasing the run must
+// still release the window.
+func (d *Detector) leaveRun() {
+	e := d.current()
+	if e == nil || d.nd == 0 || d.lost {
+		d.endRun()
+		return
+	}
+	p := &d.parks[d.parkSlot(e.id, d.runField)]
+	owned := d.owns || !e.sticky
+	p.digitRun, p.win, p.field = d.digitRun, e.id, d.runField
+	d.endRun() // marks the window sticky if the run stays; disowns its other parks
+	p.owned = owned && e.sticky
+	d.parkSeq++
+	p.seq = d.parkSeq
+}
+
+// parkSlot finds the park for a run in window win and field f: the one already there, a free
+// one, or the oldest.
+func (d *Detector) parkSlot(win uint64, f hooks.Field) int {
+	free, oldest := -1, 0
+	for i := range d.parks {
+		p := &d.parks[i]
+		switch {
+		case p.ln > 0 && p.win == win && p.field == f:
+			return i
+		case p.ln == 0:
+			if free < 0 {
+				free = i
+			}
+		case p.seq < d.parks[oldest].seq:
+			oldest = i
+		}
+	}
+	if free >= 0 {
+		return free
+	}
+	d.dropPark(oldest)
+	return oldest
+}
+
+func (d *Detector) dropPark(i int) {
+	d.parks[i].digitRun.wipe()
+	d.parks[i] = park{}
+}
+
+// resumeRun continues the newest run parked in the focused window's field. An unknown field
+// on either side counts as the same one: counting digits that are elsewhere only masks
+// sooner, while missing digits could let a seventh render.
+func (d *Detector) resumeRun() {
+	e := d.current()
+	if e == nil {
+		return
+	}
+	best := -1
+	for i := range d.parks {
+		p := &d.parks[i]
+		if p.ln > 0 && p.win == e.id && sameField(p.field, d.focus.Field) && (best < 0 || p.seq > d.parks[best].seq) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return
+	}
+	p := &d.parks[best]
+	d.digitRun, d.runField, d.owns = p.digitRun, p.field, p.owned
+	if d.runField == (hooks.Field{}) {
+		d.runField = d.focus.Field
+	}
+	d.dropPark(best)
+}
+
+// sameField reports whether a and b may be the same field; unknown matches anything, and
+// the bounds are left out because a window that moved moves its fields.
+func sameField(a, b hooks.Field) bool {
+	if a == (hooks.Field{}) || b == (hooks.Field{}) {
+		return true
+	}
+	return a.Role == b.Role && a.Label == b.Label && a.AutomationID == b.AutomationID
+}
+
+// disown records that window win holds card data besides its parked runs: erasing one of
+// them no longer proves the window clear.
+func (d *Detector) disown(win uint64) {
+	for i := range d.parks {
+		if d.parks[i].win == win {
+			d.parks[i].owned = false
+		}
+	}
+}
+
 func (d *Detector) markSticky(e *entry) {
+	d.disown(e.id)
 	e.sticky = true
 	if e.field == "" {
 		e.field = DefaultField
@@ -194,7 +323,8 @@ func (d *Detector) slot(id uint64) int {
 
 // Focus handles a new focused window or field. The same window and field again (its title
 // changed) keeps the run going and only matches the rules again: resetting there would let a
-// run restart its count while the earlier digits are still on screen.
+// run restart its count while the earlier digits are still on screen. Another window or
+// field parks the live run (leaveRun) and resumes the one parked in the new field, if any.
 func (d *Detector) Focus(f hooks.Focus) View {
 	if d.cur >= 0 && f.Window.ID == d.focus.Window.ID && f.Field == d.focus.Field {
 		rule, excluded, rel := d.match(f)
@@ -206,7 +336,7 @@ func (d *Detector) Focus(f hooks.Focus) View {
 		d.entries[d.cur].win = f.Window.Bounds
 		return d.View()
 	}
-	d.endRun()
+	d.leaveRun()
 	d.selAll = false
 	if e := d.current(); e != nil && !e.sticky {
 		e.used = false
@@ -216,6 +346,9 @@ func (d *Detector) Focus(f hooks.Focus) View {
 	d.entries[d.cur].win = f.Window.Bounds
 	d.rule, d.excluded, d.fieldRel = d.match(f)
 	d.terminal = terminalOf(f.Window)
+	if !d.excluded || d.rule >= 0 {
+		d.resumeRun()
+	}
 	return d.View()
 }
 
@@ -256,6 +389,13 @@ func (d *Detector) match(f hooks.Focus) (rule int, excluded bool, rel image.Rect
 
 // Moved handles new bounds of a window seen before; empty bounds mean it was destroyed.
 func (d *Detector) Moved(w hooks.Window) View {
+	if w.Bounds.Empty() {
+		for i := range d.parks {
+			if d.parks[i].win == w.ID {
+				d.dropPark(i)
+			}
+		}
+	}
 	for i := range d.entries {
 		e := &d.entries[i]
 		if !e.used || e.id != w.ID {
@@ -316,6 +456,9 @@ func (d *Detector) Key(k hooks.Key) View {
 			d.endRun()
 			break
 		}
+		if d.nd == 0 {
+			d.runField = d.focus.Field
+		}
 		if d.ln < maxRunChars {
 			d.chars[d.ln] = k.Digit - '0'
 			d.digs[d.nd] = k.Digit - '0'
@@ -357,6 +500,9 @@ func (d *Detector) Key(k hooks.Key) View {
 				d.seps--
 			}
 			d.chars[d.ln] = 0
+			if d.ln == 0 && d.owns {
+				d.clearCurrent() // a resumed run erased: so is what kept the window masked
+			}
 		} else if d.ln == 0 {
 			d.endRun()
 		}
@@ -413,6 +559,8 @@ func (d *Detector) Inherit() View {
 		v.Pause, v.Trigger, v.Field = true, TriggerInherited, DefaultField
 		return v
 	}
+	d.disown(e.id)
+	d.owns = false
 	e.sticky, e.pause, e.trig = true, true, TriggerInherited
 	if e.field == "" {
 		e.field = DefaultField

@@ -93,6 +93,8 @@ func TestDetector(t *testing.T) {
 	cardField := hooks.Field{Role: "text", Label: "Card number", Bounds: image.Rect(150, 200, 450, 230)}
 	otherField := hooks.Field{Role: "text", Label: "Name", Bounds: image.Rect(150, 300, 450, 330)}
 	cardMask := image.Rect(120, 200, 480, 230) // the 300 px field grown to 360 for the label
+	nameField := hooks.Field{Role: "text", Label: "Name on card", Bounds: image.Rect(710, 120, 900, 140)}
+	zipField := hooks.Field{Role: "text", Label: "Postcode", Bounds: image.Rect(710, 320, 900, 340)}
 	tests := []struct {
 		name  string
 		cfg   *Config
@@ -155,6 +157,28 @@ func TestDetector(t *testing.T) {
 			View{Mask: true, Rect: winB.Bounds, Label: LabelCard, Pause: true, Trigger: TriggerPAN, Field: DefaultField}},
 		{"focus change resets the run", nil, []step{focusOn(winA), typed("411"), focusOn(winB), typed("111")},
 			View{Digits: 3}},
+		{"short run is parked while focus is away", nil, []step{focusOn(winA), typed("4111 1"), focusOn(winB)},
+			View{}},
+		{"coming back resumes a parked run", nil, []step{focusOn(winA), typed("411"), focusOn(winB), focusOn(winA), typed("1")},
+			View{Mask: true, Rect: winA.Bounds, Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
+		{"coming back to a parked run of mask_at digits masks before any key", nil, []step{focusOn(winA), typed("4111 1"), focusOn(winB), focusOn(winA)},
+			View{Mask: true, Rect: winA.Bounds, Label: "Hidden from recording · 5 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 5}},
+		{"card typed across focus switches is confirmed", nil, []step{focusOn(winA), typed("4111 1"), focusOn(winB), focusOn(winA), typed("1"),
+			focusOn(winB), focusOn(winA), typed("11 1111 1111")},
+			View{Mask: true, Rect: winA.Bounds, Label: "Hidden from recording · 16 digits · checksum OK", Pause: true, Trigger: TriggerPAN, Field: DefaultField, Digits: 16, Checksum: true}},
+		{"parked run stays with its field", nil, []step{focusField(winB, nameField), typed("41111"), focusField(winB, zipField), typed("1")},
+			View{Digits: 1}},
+		{"parked run resumes in its field", nil, []step{focusField(winB, nameField), typed("41111"), focusField(winB, zipField), typed("1"), focusField(winB, nameField), typed("1")},
+			View{Mask: true, Rect: image.Rect(700, 116, 1000, 144), Label: "Hidden from recording · 6 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 6}},
+		{"parked run resumes when the field is not known", nil, []step{focusField(winB, nameField), typed("411"), focusOn(winA), focusOn(winB), typed("1")},
+			View{Mask: true, Rect: winB.Bounds, Label: "Hidden from recording · 4 digits", Trigger: TriggerThreshold, Field: DefaultField, Digits: 4}},
+		{"erasing a resumed card releases", nil, []step{focusOn(winB), typed(panVisa), focusOn(winA), focusOn(winB), typed(strings.Repeat("b", 16))},
+			View{}},
+		{"erasing a resumed card keeps other card data masked", nil, []step{focusField(winB, nameField), typed(panVisa), focusField(winB, zipField), typed(panMC + "t"),
+			focusField(winB, nameField), typed(strings.Repeat("b", 16))},
+			View{Mask: true, Rect: image.Rect(700, 116, 1000, 344), Label: LabelCard, Pause: true, Trigger: TriggerPAN, Field: DefaultField}},
+		{"closed window forgets its parked run", nil, []step{focusOn(winA), typed("41111"), focusOn(winB), move(winA, image.Rectangle{}), focusOn(winA), typed("1")},
+			View{Digits: 1}},
 		{"focus away keeps the pan window masked", nil, []step{focusOn(winA), typed(panVisa), focusOn(winB)},
 			View{Mask: true, Rect: winA.Bounds, Label: LabelCard, Pause: true, Trigger: TriggerPAN, Field: DefaultField}},
 		{"mask follows the window it protects", nil, []step{focusOn(winA), typed(panVisa), focusOn(winB), move(winA, image.Rect(200, 150, 800, 450))},
@@ -268,6 +292,52 @@ func TestMaskBeforeSeventh(t *testing.T) {
 	}
 }
 
+// TestMaskBeforeSeventhAcrossFocus types a card into one window with the focus taken away
+// and given back at every pair of points in it: whenever the field holds mask_at digits and
+// has the focus, the mask must be wanted.
+func TestMaskBeforeSeventhAcrossFocus(t *testing.T) {
+	const number = "4111 1111 1111 1111"
+	for i := 1; i < len(number); i++ {
+		for j := i; j < len(number); j++ {
+			d := NewDetector(Config{})
+			run(d, []step{focusOn(winA)})
+			inField := 0
+			for n, k := range keys(number) {
+				if n == i || n == j {
+					run(d, []step{focusOn(winB), focusOn(winA)})
+				}
+				v := d.Key(k)
+				if k.Code == hooks.KeyDigit {
+					inField++
+				}
+				if inField >= DefaultMaskAt && !v.Mask {
+					t.Fatalf("focus away before keys %d and %d: %d digits in the field, no mask", i, j, inField)
+				}
+			}
+			if v := d.View(); !v.Checksum || !v.Pause {
+				t.Fatalf("focus away before keys %d and %d: the card was not confirmed: %+v", i, j, v)
+			}
+		}
+	}
+}
+
+// TestParkedRunsBounded fills every window slot with parked runs and then card data: a
+// window holding more than six digits always wins a slot over a parked run.
+func TestParkedRunsBounded(t *testing.T) {
+	d := NewDetector(Config{})
+	for id := uint64(1); id <= 2*maxEntries; id++ {
+		w := winB
+		w.ID = id
+		run(d, []step{focusOn(w), typed("411")})
+	}
+	w := winB
+	w.ID = 100
+	v := run(d, []step{focusOn(w), typed(panVisa), focusOn(winA)})
+	if !v.Mask || !v.Pause {
+		t.Fatalf("a card number lost its mask to parked runs: %+v", v)
+	}
+}
+
 func TestDetectorWipesRun(t *testing.T) {
 	d := NewDetector(Config{})
 	run(d, []step{focusOn(winA), typed(panVisa + "x")})
@@ -279,6 +349,29 @@ func TestDetectorWipesRun(t *testing.T) {
 	run(d, []step{typed("411"), focusOn(winB)})
 	if d.nd != 0 || d.digs != [maxRunChars]byte{} {
 		t.Fatal("run buffer not wiped on focus change")
+	}
+	parked := func() bool {
+		for i := range d.parks {
+			if p := d.parks[i]; p.ln != 0 || p.digs != [maxRunChars]byte{} || p.chars != [maxRunChars]byte{} {
+				return true
+			}
+		}
+		return false
+	}
+	if !parked() {
+		t.Fatal("the run left by the focus change was not parked")
+	}
+	run(d, []step{focusOn(winA)})
+	if parked() || d.nd != 3 {
+		t.Fatalf("parked run not moved back into the live run (%d digits live)", d.nd)
+	}
+	run(d, []step{typed("bbb"), focusOn(winB)})
+	if parked() {
+		t.Fatal("an erased run left digits parked")
+	}
+	run(d, []step{focusOn(winA), typed("41"), focusOn(winB), move(winA, image.Rectangle{})})
+	if parked() {
+		t.Fatal("parked run not wiped when its window closed")
 	}
 }
 

@@ -16,6 +16,7 @@ func FuzzDetector(f *testing.F) {
 	f.Add([]byte("\x00\x03\x02v1234x5678"))
 	f.Add([]byte("\x00\x02" + "5500 0055 5555 5559" + "\x00\x01bbbbbbbbb\x01\x00"))
 	f.Add([]byte("ab12\x00\x04u3400000000000009e"))
+	f.Add([]byte("\x00\x004111 1\x00\x01\x00\x001\x00\x01\x00\x0011 1111 1111bbbb\x00\x01\x01\x80"))
 	windows := []hooks.Window{winA, winB, winP, winC, {ID: 0xe}}
 	fields := []hooks.Field{{}, {Label: "Card number", Bounds: image.Rect(150, 200, 450, 230)}}
 	f.Fuzz(func(t *testing.T, b []byte) {
