@@ -6,9 +6,10 @@ WINE_OUT      ?= out/winetest
 WINE_SHIM     := $(WINE_OUT)/bcryptprimitives.dll
 WINE_BIN      := $(WINE_OUT)/bin
 # Packages whose tests run as Windows executables under Wine: the shared unit tests (card,
-# detector, IPC protocol, config, controller, credential codec) and the Windows code itself.
+# detector, IPC protocol, config, controller, credential codec) and the Windows code itself
+# (prio: the helper's priority class).
 WINE_UNIT_PKGS ?= ./hooks ./hooks/card ./hooks/detect ./overlay ./daemon/ipc ./daemon/credential \
-	./daemon/supervise ./daemon/config ./daemon/controller
+	./daemon/supervise ./daemon/config ./daemon/controller ./daemon/prio
 
 $(WINE_SHIM): installer/winetest/shim/processprng.c installer/winetest/shim/bcryptprimitives.def
 	@mkdir -p $(@D)

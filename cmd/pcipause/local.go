@@ -59,6 +59,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	unprotected := fs.Bool("unprotected", false, "benchmarks only: the helper never masks (API pause alone)")
 	noTray := fs.Bool("no-tray", false, "session helper without tray icon")
 	helperPath := fs.String("session-binary", "", "pcipause-session executable (default: next to this one, else $PATH)")
+	helperNice := fs.Int("helper-nice", config.Default().Overlay.HelperNice, "nice value given to the session helper, -20..0 (0: leave it alone; needs root)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,6 +125,10 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Paths.LogDir = dir
 	cfg.Paths.Socket = filepath.Join(dir, "ipc.sock")
 	cfg.Controller.PollIntervalPaused = config.Dur(time.Second)
+	cfg.Overlay.HelperNice = *helperNice
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
 	cfgPath := filepath.Join(dir, "pcipause.toml")
 	if err := writeConfig(cfgPath, cfg); err != nil {
 		return err
@@ -153,7 +158,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ready := make(chan struct{})
 	g.Go(func() error {
 		return server.Run(gctx, server.Options{Config: cfg, Backend: be, Log: log,
-			Authorizer: ipc.AllowUIDs(os.Getuid()), NoSupervise: true, Ready: func() { close(ready) }})
+			Authorizer: ipc.AllowUIDs(os.Getuid()), NoSupervise: true, HelperExe: bin, Ready: func() { close(ready) }})
 	})
 	select {
 	case <-ready:

@@ -177,6 +177,11 @@ type Overlay struct {
 	// SeeThrough (Windows only) uses a capture-excluded transparent window instead of a solid
 	// black one. Off until proven against the customer's recorder.
 	SeeThrough bool `toml:"see_through"`
+	// HelperNice is the CPU priority the service gives each session helper that connects
+	// from the installed executable: on a busy PC the helper's mask races the agent's next
+	// keystrokes, and waiting for a CPU is most of its latency. Linux: a nice value, -20 to 0
+	// (0 leaves the helper alone). Windows: below 0 means the above-normal priority class.
+	HelperNice int `toml:"helper_nice"`
 }
 
 // Paths are the service's files. Defaults depend on the operating system.
@@ -227,6 +232,7 @@ func Default() *Config {
 			MaxBody:      64 << 10,
 		},
 		Detector: Detector{PauseOn: PauseOnPAN},
+		Overlay:  Overlay{HelperNice: -10},
 		Paths:    p,
 		Log:      Log{Level: "info", Format: "text"},
 	}

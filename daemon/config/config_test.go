@@ -37,6 +37,7 @@ func TestParseValid(t *testing.T) {
 		{"pause_on default", c.Detector.PauseOn, PauseOnPAN},
 		{"webhook off", c.Webhook.Enabled, false},
 		{"see_through off", c.Overlay.SeeThrough, false},
+		{"helper_nice default", c.Overlay.HelperNice, -10},
 		{"socket default", c.Paths.Socket, def.Paths.Socket},
 		{"version", c.Version, 1},
 	}
@@ -77,6 +78,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", base + "[controller]\nhold_down = \"half a second\"\n", []string{"line 7:", "key controller.hold_down:", "invalid duration", `"500ms"`}},
 		{"duration out of range", base + "[controller]\nhold_down = \"2h\"\n", []string{"line 7:", "key controller.hold_down:", "out of range"}},
 		{"zero hold-down", base + "[controller]\nhold_down = \"0s\"\n", []string{"line 7:", "key controller.hold_down:", "out of range [1ms, 1m0s]"}},
+		{"helper nice above 0", base + "[overlay]\nhelper_nice = 5\n", []string{"line 7:", "key overlay.helper_nice:", "out of range [-20, 0]"}},
+		{"helper nice below -20", base + "[overlay]\nhelper_nice = -40\n", []string{"line 7:", "key overlay.helper_nice:", "out of range [-20, 0]"}},
 		{"negative rate", base + "[controller]\n\n\nrate = -1.0\n", []string{"line 9:", "key controller.rate:"}},
 		{"bad backend", strings.Replace(base, "[cxone]", "[cxone]\nbackend = \"wem-v2\"", 1), []string{"line 3:", "key cxone.backend:", `"wem-v2" is not one of "wem-v1", "cxone-mask"`}},
 		{"missing client id", "[cxone]\norg = \"acme\"\ntoken_url = \"https://t.example/\"\n", []string{"key cxone.client_id: required"}},

@@ -181,6 +181,10 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 	}
 
+	if n := c.Overlay.HelperNice; n < -20 || n > 0 {
+		v.fail("overlay.helper_nice", "%d is out of range [-20, 0] (0 leaves the helper's priority alone)", n)
+	}
+
 	p := &c.Paths
 	for _, f := range []struct{ key, val string }{
 		{"paths.state_dir", p.StateDir}, {"paths.log_dir", p.LogDir},

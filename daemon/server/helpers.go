@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"pcipause/daemon/buildinfo"
 	"pcipause/daemon/controller"
 	"pcipause/daemon/ipc"
+	"pcipause/daemon/prio"
 )
 
 // Reasons the service itself pauses for (the guide's reasons are the controller's).
@@ -115,6 +117,7 @@ func (s *Server) handle(ctx context.Context, c *ipc.Conn) {
 			log.Warn("ipc: hello pid mismatch", "hello_pid", m.PID)
 			return
 		}
+		s.raise(c.Peer(), log)
 		s.runHelper(ctx, c, m, log)
 	default:
 		_ = c.Send(ipc.Error{Msg: fmt.Sprintf("expected hello or status_request, got %s", first.Type())})
@@ -472,4 +475,38 @@ func (s *Server) answerStatus(c *ipc.Conn) {
 		return
 	}
 	_ = c.Send(ipc.Status{Status: doc})
+}
+
+// raise gives a helper the CPU priority of [overlay] helper_nice, but only a helper running
+// the installed executable: any local program can connect and say hello, and the service
+// must not hand out priority to whatever asks.
+func (s *Server) raise(p ipc.Peer, log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+}) {
+	nice := s.cfg.Overlay.HelperNice
+	if nice == 0 || p.PID == 0 {
+		return
+	}
+	if !sameFile(p.Exe, s.helperExe) {
+		log.Info("session helper left at normal priority: not the installed helper", "exe", p.Exe, "installed", s.helperExe)
+		return
+	}
+	if err := prio.Raise(p.PID, nice); err != nil {
+		log.Warn("session helper left at normal priority", "err", err)
+		return
+	}
+	log.Info("session helper priority raised", "nice", nice)
+}
+
+func sameFile(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

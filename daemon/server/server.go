@@ -43,6 +43,9 @@ type Options struct {
 	// NoSupervise leaves starting session helpers to the caller (pcipause local); otherwise
 	// the service starts one per interactive session where the platform needs it (Windows).
 	NoSupervise bool
+	// HelperExe is the session helper executable whose connections get the priority of
+	// [overlay] helper_nice; default pcipause-session next to the service's own executable.
+	HelperExe string
 }
 
 // Run runs the service until ctx is cancelled, then stops every component and returns nil.
@@ -82,14 +85,18 @@ func Run(ctx context.Context, opts Options) error {
 	ctl := controller.New(st, be, ControllerConfig(cfg), log.With("component", "controller"))
 
 	s := &Server{
-		cfg:     cfg,
-		log:     log.With("component", "server"),
-		ctl:     ctl,
-		store:   st,
-		backend: be.Name(),
-		started: time.Now(),
-		helpers: map[*helper]struct{}{},
-		agents:  map[string]*agentWatch{},
+		cfg:       cfg,
+		log:       log.With("component", "server"),
+		ctl:       ctl,
+		store:     st,
+		backend:   be.Name(),
+		started:   time.Now(),
+		helpers:   map[*helper]struct{}{},
+		agents:    map[string]*agentWatch{},
+		helperExe: opts.HelperExe,
+	}
+	if s.helperExe == "" {
+		s.helperExe, _ = helperPath() // no path: no helper is raised
 	}
 	for _, agent := range cfg.Agents.Users {
 		s.agents[agent] = &agentWatch{goneSince: s.started}
@@ -147,6 +154,7 @@ type Server struct {
 	agents      map[string]*agentWatch // by agent id
 	lastCheck   *SelfCheck
 	connections uint64
+	helperExe   string // see Options.HelperExe
 }
 
 // agentWatch is the fail-closed bookkeeping for one agent.

@@ -32,7 +32,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig { return newRigTB(t, nil) }
 
-func newRigTB(t testing.TB, tweak func(*config.Config)) *rig {
+func newRigTB(t testing.TB, tweak func(*config.Config), opts ...func(*Options)) *rig {
 	t.Helper()
 	sim := cxonesim.New(cxonesim.Options{})
 	if err := sim.Start(); err != nil {
@@ -68,10 +68,12 @@ func newRigTB(t testing.TB, tweak func(*config.Config)) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Backend: be, Authorizer: ipc.AllowUIDs(os.Getuid()), NoSupervise: true,
-			Ready: func() { close(ready) }})
-	}()
+	o := Options{Config: cfg, Backend: be, Authorizer: ipc.AllowUIDs(os.Getuid()), NoSupervise: true,
+		Ready: func() { close(ready) }}
+	for _, f := range opts {
+		f(&o)
+	}
+	go func() { done <- Run(ctx, o) }()
 	select {
 	case <-ready:
 	case err := <-done:

@@ -8,7 +8,8 @@ import "strings"
 // Hardening: the service needs the network (CXone), its state and log directories, and the
 // runtime directory holding the IPC socket (/run/pcipause/ipc.sock, 0755 so session helpers of
 // any user can reach the socket; the IPC server checks each peer with SO_PEERCRED). Everything
-// else of the file system is read-only to it. Restart=always with no start limit: a guard that
+// else of the file system is read-only to it. CAP_SYS_NICE lets it raise the priority of the
+// installed session helper ([overlay] helper_nice). Restart=always with no start limit: a guard that
 // gives up is a guard that fails open.
 const unitTemplate = `[Unit]
 Description=pcipause recording guard (pauses CXone screen recordings while card data is on screen)
@@ -47,7 +48,7 @@ LockPersonality=yes
 MemoryDenyWriteExecute=yes
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 SystemCallArchitectures=native
-CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL
+CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_KILL CAP_SYS_NICE
 
 [Install]
 WantedBy=multi-user.target

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/jezek/xgb/xtest"
 
 	"pcipause/daemon/config"
+	"pcipause/daemon/prio"
 	"pcipause/e2e/xenv"
 	"pcipause/hooks/x11"
 )
@@ -101,9 +104,33 @@ type MaskResult struct {
 	RSSAfterMiB  float64 `json:"helper_rss_after_mib"`
 	RSSPeakMiB   float64 `json:"helper_rss_peak_mib"`
 
+	// HelperNice is the session helper's nice value during the counted triggers: the service
+	// raises it ([overlay] helper_nice) when it runs as root, as the installed service does.
+	HelperNice int `json:"helper_nice"`
+	// Contention repeats the triggers with every CPU kept busy by other processes, once per
+	// helper priority, in alternating blocks (empty when the bench is not root and cannot set
+	// the helper's priority).
+	Contention []MaskContention `json:"contention,omitempty"`
+
 	DurationS float64 `json:"duration_s"` // wall time of the whole section
 
 	samples []maskSample // one per counted trigger, in order (also in raw/mask-latency.csv)
+}
+
+// MaskContention is the mask latency while busy-looping processes (at normal priority) keep
+// every CPU loaded, with the session helper at one nice value.
+type MaskContention struct {
+	LoadProcs     int       `json:"load_procs"`  // busy-looping processes, 2 per CPU
+	HelperNice    int       `json:"helper_nice"` // the session helper's nice value
+	Triggers      int       `json:"triggers"`
+	Mapped        Quantiles `json:"key_to_mapped"`
+	Visible       Quantiles `json:"key_to_visible"`
+	MissedMapped  int       `json:"missed_mapped"`
+	MappedOver5   int       `json:"mapped_over_5ms"`
+	MappedOver15  int       `json:"mapped_over_15ms"`
+	VisibleOver5  int       `json:"visible_over_5ms"`
+	VisibleOver15 int       `json:"visible_over_15ms"`
+	SlowStarved   int       `json:"slow_starved"`
 }
 
 // maskSample is one counted trigger.
@@ -167,6 +194,18 @@ func runMask(ctx context.Context, b *Bench, r *Results) error {
 	}
 	res.RSSAfterMiB, _ = maskMemMiB(pid, "VmRSS")
 	res.RSSPeakMiB, _ = maskMemMiB(pid, "VmHWM")
+	res.HelperNice, _ = prio.Nice(pid)
+	if os.Geteuid() == 0 {
+		per := 300
+		if b.Quick {
+			per = 60
+		}
+		if res.Contention, err = rig.contention(ctx, pid, per, []int{0, res.HelperNice}, b.Raw); err != nil {
+			return fmt.Errorf("contention: %w", err)
+		}
+	} else {
+		fmt.Println("   not root: the helper's priority cannot be set, contention runs skipped")
+	}
 	if p, err := maskReadyPID(filepath.Join(dir, "ready")); err != nil || p != pid {
 		return fmt.Errorf("the session helper (pid %d) did not last the triggers: see %s", pid, l.LogFile)
 	}
@@ -177,6 +216,59 @@ func runMask(ctx context.Context, b *Bench, r *Results) error {
 		res.Mapped.P50Ms, res.Mapped.P99Ms, res.Mapped.MaxMs, res.Visible.P50Ms, res.Visible.P99Ms, res.Visible.MaxMs,
 		res.MissedMapped, res.MissedVisible, res.Early)
 	return writeMaskCSV(filepath.Join(b.Raw, "mask-latency.csv"), res.samples)
+}
+
+// contention runs per triggers at each helper nice value in nices, in alternating blocks of
+// per/3 (so that drift in the machine's load falls on both alike), while 2 busy-looping
+// processes per CPU compete for the CPUs. The helper's priority is put back afterwards.
+func (r *maskRig) contention(ctx context.Context, pid, per int, nices []int, raw string) ([]MaskContention, error) {
+	procs := 2 * runtime.NumCPU()
+	var hogs []*exec.Cmd
+	defer func() {
+		for _, h := range hogs {
+			_ = h.Process.Kill()
+			_ = h.Wait()
+		}
+	}()
+	for range procs {
+		h := exec.Command("sh", "-c", "while :; do :; done")
+		if err := h.Start(); err != nil {
+			return nil, fmt.Errorf("start a busy loop: %w", err)
+		}
+		hogs = append(hogs, h)
+	}
+	defer func() { _ = prio.Raise(pid, nices[len(nices)-1]) }()
+	fmt.Printf("   contention: %d busy processes, helper nice %v, %d triggers each\n", procs, nices, per)
+	samples := make([][]maskSample, len(nices))
+	const blocks = 3
+	for b := range blocks {
+		for i, nice := range nices {
+			if err := prio.Raise(pid, nice); err != nil {
+				return nil, err
+			}
+			for range per / blocks {
+				s, err := r.trigger(ctx, xenv.TestCards[len(samples[i])%len(xenv.TestCards)].PAN)
+				if err != nil {
+					return nil, fmt.Errorf("block %d, nice %d: %w", b+1, nice, err)
+				}
+				samples[i] = append(samples[i], s)
+			}
+		}
+	}
+	var out []MaskContention
+	for i, nice := range nices {
+		if err := writeMaskCSV(filepath.Join(raw, fmt.Sprintf("mask-contention-nice%d.csv", nice)), samples[i]); err != nil {
+			return nil, err
+		}
+		m := &MaskResult{samples: samples[i]}
+		m.summarise()
+		out = append(out, MaskContention{LoadProcs: procs, HelperNice: nice, Triggers: m.Triggers, Mapped: m.Mapped,
+			Visible: m.Visible, MissedMapped: m.MissedMapped, MappedOver5: m.MappedOver5, MappedOver15: m.MappedOver15,
+			VisibleOver5: m.VisibleOver5, VisibleOver15: m.VisibleOver15, SlowStarved: m.SlowStarved})
+		fmt.Printf("   contention, helper nice %d: key→mapped p50 %.2f p99 %.2f max %.2f ms, >5 ms %d, >15 ms %d of %d\n",
+			nice, m.Mapped.P50Ms, m.Mapped.P99Ms, m.Mapped.MaxMs, m.MappedOver5, m.MappedOver15, m.Triggers)
+	}
+	return out, nil
 }
 
 // summarise fills the quantiles and counts from the samples.
@@ -981,6 +1073,19 @@ func (m *MaskResult) report(b *Bench) (string, error) {
 	fmt.Fprintf(&w, "Mask window %d×%d at (%d, %d); grabbed region %d×%d at (%d, %d). Session helper resident memory: %.1f MiB before the triggers, %.1f MiB after (peak %.1f MiB). Section time %.0f s.\n\n",
 		m.MaskRect[2], m.MaskRect[3], m.MaskRect[0], m.MaskRect[1], m.Region[2], m.Region[3], m.Region[0], m.Region[1],
 		m.RSSBeforeMiB, m.RSSAfterMiB, m.RSSPeakMiB, m.DurationS)
+	fmt.Fprintf(&w, "The session helper ran at nice %d during these triggers (the service raises it to `[overlay] helper_nice` when it runs as root).\n\n", m.HelperNice)
+	if len(m.Contention) > 0 {
+		c0 := m.Contention[0]
+		fmt.Fprintf(&w, "**Under contention.** The same triggers again with %d busy-looping processes at normal priority (two per CPU), "+
+			"%d per helper priority in alternating blocks, the X server left at normal priority:\n\n", c0.LoadProcs, c0.Triggers)
+		w.WriteString("| helper nice | n | mapped p50 | p99 | max | > 5 ms | > 15 ms | visible p50 | p99 | max | missed |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, c := range m.Contention {
+			fmt.Fprintf(&w, "| %d | %d | %s | %s | %s | %d | %d | %s | %s | %s | %d |\n", c.HelperNice, c.Triggers,
+				maskFmt(c.Mapped.P50Ms), maskFmt(c.Mapped.P99Ms), maskFmt(c.Mapped.MaxMs), c.MappedOver5, c.MappedOver15,
+				maskFmt(c.Visible.P50Ms), maskFmt(c.Visible.P99Ms), maskFmt(c.Visible.MaxMs), c.MissedMapped)
+		}
+		w.WriteString("\n")
+	}
 	w.WriteString("![CDF of key → overlay mapped and key → mask visible, log scale, 2 ms target dashed](mask-latency-cdf.png)\n\n")
 	if len(drift) > 0 {
 		w.WriteString("The same over the run, p50 and p99 per tenth of the triggers (a mask that slows as the helper runs on would show here):\n\n")
