@@ -22,9 +22,9 @@ import (
 
 // Displays is the range of display numbers New tries. `go test ./...` runs packages in
 // parallel, so each package that uses this one sets its own range in an init function:
-// hooks :70-:74, hooks/detect :60-:64, hooks/atspi :65-:69 (e2e/xenv's tests use :75-:84,
-// tray's :55-:59). Two packages on one range could pick the same number as one server exits,
-// and its clean-up would remove the other's socket.
+// hooks :70-:74, hooks/detect :60-:64, hooks/atspi :65-:69. Elsewhere xenv.ForTest gives e2e
+// :75-:84 and overlay :85-:89, and tray uses :55-:59. Two packages on one range could pick
+// the same number as one server exits, and its clean-up would remove the other's socket.
 var Displays = [2]int{70, 74}
 
 // Env is a running Xvfb (and window manager).
