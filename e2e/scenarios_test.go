@@ -18,15 +18,24 @@ import (
 	"pcipause/e2e/xenv"
 )
 
+// recording is a film kept in memory: its bytes, the screen rectangle captured, and when the
+// recorder was ready (fn started).
+type recording struct {
+	video    []byte
+	captured image.Rectangle
+	from     time.Time
+}
+
 // record captures region at 30 fps while fn runs, plus half a second for the last key to
 // render, and returns the video in memory along with what was captured.
-func record(t *testing.T, ctx context.Context, env *xenv.Env, region image.Rectangle, fn func() error) ([]byte, image.Rectangle) {
+func record(t *testing.T, ctx context.Context, env *xenv.Env, region image.Rectangle, fn func() error) recording {
 	t.Helper()
 	var video bytes.Buffer
 	rec, err := env.Record(ctx, region, 30, &video)
 	if err != nil {
 		t.Fatal(err)
 	}
+	from := time.Now()
 	fnErr := fn()
 	time.Sleep(500 * time.Millisecond)
 	if err := rec.Stop(); err != nil {
@@ -35,20 +44,20 @@ func record(t *testing.T, ctx context.Context, env *xenv.Env, region image.Recta
 	if fnErr != nil {
 		t.Fatal(fnErr)
 	}
-	return video.Bytes(), rec.Region
+	return recording{video: video.Bytes(), captured: rec.Region, from: from}
 }
 
 // leakCheck analyses the part of a recording that shows screen rectangle r and fails the test
 // if more than six card digits are readable in any frame.
-func leakCheck(t *testing.T, ctx context.Context, video []byte, captured, r image.Rectangle, what string) *frames.Result {
+func leakCheck(t *testing.T, ctx context.Context, rc recording, r image.Rectangle, what string) *frames.Result {
 	t.Helper()
-	crop := r.Intersect(captured).Sub(captured.Min)
-	res, err := frames.Analyze(ctx, video, frames.Options{Crop: crop, PAN: testPAN, Workers: 2})
+	crop := r.Intersect(rc.captured).Sub(rc.captured.Min)
+	res, err := frames.Analyze(ctx, rc.video, frames.Options{Crop: crop, PAN: testPAN, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s: %s", what, res.Summary)
-	warnSparse(t, what, res)
+	warnSparse(t, what, res, rc.from)
 	if res.Summary.MaxDigits > 6 {
 		t.Errorf("%s: %d card digits readable in frame %d (at %s), want <= 6", what, res.Summary.MaxDigits,
 			res.Summary.WorstIndex, res.Summary.WorstTime.UTC().Format("15:04:05.000"))
@@ -99,7 +108,7 @@ func TestLocalFocusSwitchingDuringEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	video, captured := record(t, ctx, env, image.Rectangle{}, func() error {
+	rc := record(t, ctx, env, image.Rectangle{}, func() error {
 		away := func() error {
 			if err := activate(ctx, env, other); err != nil {
 				return err
@@ -123,7 +132,7 @@ func TestLocalFocusSwitchingDuringEntry(t *testing.T) {
 	if err := app.WaitFieldLen(ctx, len("4111 1111 1111 1111")); err != nil {
 		t.Errorf("keys did not all reach the entry: %v", err)
 	}
-	leakCheck(t, ctx, video, captured, app.Rect, "tk after focus switches")
+	leakCheck(t, ctx, rc, app.Rect, "tk after focus switches")
 	// The card typed in three pieces is still one card: it must have paused the recording.
 	waitUntil(t, 20*time.Second, "a pause call for the card typed in pieces", func() bool {
 		_, ok := firstOK(local.calls(t), "pause", since)
@@ -147,7 +156,7 @@ func TestLocalWindowMovedWhileMasked(t *testing.T) {
 	}
 	defer app.Close()
 	var moved image.Rectangle
-	video, captured := record(t, ctx, env, image.Rectangle{}, func() error {
+	rc := record(t, ctx, env, image.Rectangle{}, func() error {
 		if err := env.Type(ctx, "4111 1111 1111 1111", 20*time.Millisecond); err != nil {
 			return err
 		}
@@ -164,7 +173,7 @@ func TestLocalWindowMovedWhileMasked(t *testing.T) {
 	if moved == app.Rect {
 		t.Fatalf("window did not move (still at %v)", moved)
 	}
-	leakCheck(t, ctx, video, captured, app.Rect.Union(moved), "tk moved while masked")
+	leakCheck(t, ctx, rc, app.Rect.Union(moved), "tk moved while masked")
 }
 
 // TestLocalHelperKilledWhileMasked kills the session helper while a card number is in the
@@ -204,8 +213,8 @@ func TestLocalHelperKilledWhileMasked(t *testing.T) {
 	})
 	// Give the new helper a moment to come up and reconcile with the service before judging.
 	time.Sleep(2 * time.Second)
-	video, captured := record(t, ctx, env, app.Rect, func() error { return nil })
-	leakCheck(t, ctx, video, captured, app.Rect, "tk after the helper restarted")
+	rc := record(t, ctx, env, app.Rect, func() error { return nil })
+	leakCheck(t, ctx, rc, app.Rect, "tk after the helper restarted")
 	if c, ok := firstOK(local.calls(t), "resume", pause.Time); ok {
 		t.Errorf("recording resumed %s after the helper was killed, with the card number still in the field",
 			c.Time.Sub(killed).Round(time.Millisecond))

@@ -1,6 +1,7 @@
 package xenv
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -26,22 +27,33 @@ type Recorder struct {
 	done chan struct{}
 }
 
-// firstWrite signals once the first byte reaches out: ffmpeg writes the container header only
-// after the first frame is encoded, so the capture is running by then.
-type firstWrite struct {
-	w    io.Writer
-	once sync.Once
-	c    chan struct{}
-}
+// steadyFrames is how many frames ffmpeg must have encoded before Record returns. x11grab
+// takes two frames and then stalls for about half a second while the pipeline starts: a key
+// typed in that stall would never be filmed, and the film would prove nothing about it.
+const steadyFrames = 4
 
-func (f *firstWrite) Write(p []byte) (int, error) {
-	f.once.Do(func() { close(f.c) })
-	return f.w.Write(p)
+// watchProgress reads ffmpeg's -progress output until it ends, and closes ready once the
+// frame count reaches steadyFrames. It keeps reading after that: ffmpeg blocks on a full pipe.
+func watchProgress(r io.ReadCloser, ready chan<- struct{}) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	closed := false
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "frame=")
+		if !ok || closed {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= steadyFrames {
+			close(ready)
+			closed = true
+		}
+	}
 }
 
 // Record starts capturing region (empty means the whole screen) at fps frames per second into
-// out, and returns once frames are flowing. Keep recordings that may show card digits in
-// memory (a *bytes.Buffer) rather than on disk.
+// out, and returns once frames are flowing steadily: past x11grab's start-up stall, as
+// ffmpeg's own progress report tells (steadyFrames). Keep recordings that may show card
+// digits in memory (a *bytes.Buffer) rather than on disk.
 func (e *Env) Record(ctx context.Context, region image.Rectangle, fps int, out io.Writer) (*Recorder, error) {
 	if err := Need("ffmpeg"); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
@@ -60,24 +72,34 @@ func (e *Env) Record(ctx context.Context, region image.Rectangle, fps int, out i
 		fps = 30
 	}
 	r := &Recorder{Region: region, done: make(chan struct{})}
-	fw := &firstWrite{w: out, c: make(chan struct{})}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
 	r.cmd = exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-progress", "pipe:3", "-stats_period", "0.02",
 		"-f", "x11grab", "-draw_mouse", "0", "-framerate", strconv.Itoa(fps),
 		"-video_size", fmt.Sprintf("%dx%d", region.Dx(), region.Dy()),
 		"-i", fmt.Sprintf("%s+%d,%d", e.Display, region.Min.X, region.Min.Y),
 		"-copyts", "-c:v", "ffv1", "-f", "matroska", "pipe:1")
 	r.cmd.Env = e.Environ()
-	r.cmd.Stdout = fw
+	r.cmd.Stdout = out
 	r.cmd.Stderr = &r.stderr
+	r.cmd.ExtraFiles = []*os.File{pw}
 	if err := r.cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
 		return nil, fmt.Errorf("record: start ffmpeg: %w", err)
 	}
+	pw.Close()
+	ready := make(chan struct{})
+	go watchProgress(pr, ready)
 	go func() {
 		r.err = r.cmd.Wait()
 		close(r.done)
 	}()
 	select {
-	case <-fw.c:
+	case <-ready:
 		return r, nil
 	case <-r.done:
 		return nil, fmt.Errorf("record: ffmpeg exited: %v: %s", r.err, strings.TrimSpace(r.stderr.String()))

@@ -8,8 +8,11 @@ import (
 	"log"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jezek/xgb"
+
+	"pcipause/e2e/frames"
 )
 
 func TestMain(m *testing.M) {
@@ -50,11 +53,27 @@ func TestRecordCapturesFrames(t *testing.T) {
 	if rec.Region != image.Rect(0, 0, 100, 50) {
 		t.Errorf("region %v, want odd sizes trimmed to (0,0)-(100,50)", rec.Region)
 	}
+	ready := time.Now()
 	if err := rec.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if v.Len() == 0 || !bytes.HasPrefix(v.Bytes(), []byte{0x1a, 0x45, 0xdf, 0xa3}) {
 		t.Fatalf("recording is %d bytes and not Matroska", v.Len())
+	}
+	// Record returns only once x11grab is past its start-up stall: the film already holds
+	// steadyFrames frames, stamped (-copyts) before Record returned.
+	res, err := frames.Analyze(context.Background(), v.Bytes(), frames.Options{Crop: image.Rect(0, 0, 100, 50), PAN: "4111111111111111", Skip: func(time.Time) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := 0
+	for _, f := range res.Frames {
+		if f.PTS.Before(ready) {
+			before++
+		}
+	}
+	if before < steadyFrames {
+		t.Errorf("%d of %d frames were captured before Record returned, want at least %d", before, len(res.Frames), steadyFrames)
 	}
 }
 
