@@ -20,14 +20,17 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PRIO_CHILD") == "" {
 		os.Exit(m.Run())
 	}
-	var wg sync.WaitGroup
+	var wg, locked sync.WaitGroup
 	block := make(chan struct{})
 	for range 4 {
+		locked.Add(1)
 		wg.Go(func() {
 			runtime.LockOSThread() // keep the thread: one OS thread per goroutine
+			locked.Done()
 			<-block
 		})
 	}
+	locked.Wait() // every goroutine holds its own thread before the parent counts them
 	fmt.Println("ready")
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	close(block)
