@@ -15,6 +15,8 @@ import (
 	"time"
 
 	toml "github.com/pelletier/go-toml/v2"
+
+	"pcipause/daemon/prio"
 )
 
 // CurrentVersion is the config format version this build writes and understands. Files
@@ -232,7 +234,7 @@ func Default() *Config {
 			MaxBody:      64 << 10,
 		},
 		Detector: Detector{PauseOn: PauseOnPAN},
-		Overlay:  Overlay{HelperNice: -10},
+		Overlay:  Overlay{HelperNice: prio.DefaultNice},
 		Paths:    p,
 		Log:      Log{Level: "info", Format: "text"},
 	}

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"pcipause/daemon/prio"
 )
 
 // validator collects every problem, not just the first, so one `pcipause config check` run
@@ -181,8 +183,8 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 	}
 
-	if n := c.Overlay.HelperNice; n < -20 || n > 0 {
-		v.fail("overlay.helper_nice", "%d is out of range [-20, 0] (0 leaves the helper's priority alone)", n)
+	if err := prio.CheckNice(c.Overlay.HelperNice); err != nil {
+		v.fail("overlay.helper_nice", "%v", err)
 	}
 
 	p := &c.Paths

@@ -3,7 +3,10 @@
 // of its latency (make bench, mask section).
 package prio
 
-// DefaultNice is the nice value the Linux service gives verified session helpers.
+import "fmt"
+
+// DefaultNice is the nice value the service gives the installed session helper by default
+// ([overlay] helper_nice).
 const DefaultNice = -10
 
 // MinNice and MaxNice bound a configured nice value: 0 leaves the helper alone, and raising
@@ -12,3 +15,11 @@ const (
 	MinNice = -20
 	MaxNice = 0
 )
+
+// CheckNice reports a nice value outside MinNice..MaxNice.
+func CheckNice(nice int) error {
+	if nice < MinNice || nice > MaxNice {
+		return fmt.Errorf("nice %d out of range [%d, %d] (0 leaves the helper's priority alone)", nice, MinNice, MaxNice)
+	}
+	return nil
+}

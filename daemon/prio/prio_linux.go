@@ -15,8 +15,8 @@ import (
 // finds no thread it has not set. Lowering a nice value below the caller's own needs
 // CAP_SYS_NICE: the root service has it, a helper running as the agent does not.
 func Raise(pid, nice int) error {
-	if nice < MinNice || nice > MaxNice {
-		return fmt.Errorf("nice %d out of range %d..%d", nice, MinNice, MaxNice)
+	if err := CheckNice(nice); err != nil {
+		return err
 	}
 	done := map[int]bool{}
 	for pass := 0; pass < 8; pass++ {

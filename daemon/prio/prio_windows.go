@@ -12,8 +12,8 @@ import (
 // has classes, not nice values; above-normal is the highest class that cannot starve the
 // desktop). The LocalSystem service may do this to any process of an interactive session.
 func Raise(pid, nice int) error {
-	if nice < MinNice || nice > MaxNice {
-		return fmt.Errorf("nice %d out of range %d..%d", nice, MinNice, MaxNice)
+	if err := CheckNice(nice); err != nil {
+		return err
 	}
 	if nice == 0 {
 		return nil

@@ -65,7 +65,6 @@ const (
 // triggers that got there; misses are counted separately and never dropped.
 type MaskResult struct {
 	App        string  `json:"app"`            // application the digits were typed into
-	Triggers   int     `json:"triggers"`       // 4th digits sent and timed (warm-up excluded; misses and early ones included)
 	WarmUp     int     `json:"warm_up"`        // triggers sent before those and not counted (the first calibrates)
 	HoldDownMs float64 `json:"hold_down_ms"`   // the helper's hold-down during this section (shortened, see maskHoldDown)
 	KeyGapMs   float64 `json:"key_gap_ms"`     // pause between the 3rd digit and the 4th
@@ -73,6 +72,30 @@ type MaskResult struct {
 	MaskRect   [4]int  `json:"mask_rect"`      // the overlay window seen at calibration: x, y, width, height
 	Region     [4]int  `json:"capture_region"` // the square grabbed for key_to_visible: x, y, width, height
 
+	MaskStats
+
+	// The session helper's resident memory (VmRSS) just before and just after the counted
+	// triggers, and its peak (VmHWM) at the end, in MiB.
+	RSSBeforeMiB float64 `json:"helper_rss_before_mib"`
+	RSSAfterMiB  float64 `json:"helper_rss_after_mib"`
+	RSSPeakMiB   float64 `json:"helper_rss_peak_mib"`
+
+	// HelperNice is the session helper's nice value during the counted triggers: the service
+	// raises it ([overlay] helper_nice) when it runs as root, as the installed service does.
+	HelperNice int `json:"helper_nice"`
+	// Contention repeats the triggers with every CPU kept busy by other processes, once per
+	// helper priority, in alternating blocks (empty when the bench is not root and cannot set
+	// the helper's priority).
+	Contention []MaskContention `json:"contention,omitempty"`
+
+	DurationS float64 `json:"duration_s"` // wall time of the whole section
+
+	samples []maskSample // one per counted trigger, in order (also in raw/mask-latency.csv)
+}
+
+// MaskStats summarises a set of triggers (its fields appear inline in results.json).
+type MaskStats struct {
+	Triggers int `json:"triggers"` // 4th digits sent and timed (warm-up excluded; misses and early ones included)
 	// Mapped is the 4th digit's KeyPress sent → the overlay's MapNotify received by our
 	// watching connection.
 	Mapped Quantiles `json:"key_to_mapped"`
@@ -97,40 +120,14 @@ type MaskResult struct {
 	// X server's threads together spent at least half of that time runnable but waiting for a
 	// CPU (/proc/<pid>/task/*/schedstat): the machine's doing rather than the code's.
 	SlowStarved int `json:"slow_starved"`
-
-	// The session helper's resident memory (VmRSS) just before and just after the counted
-	// triggers, and its peak (VmHWM) at the end, in MiB.
-	RSSBeforeMiB float64 `json:"helper_rss_before_mib"`
-	RSSAfterMiB  float64 `json:"helper_rss_after_mib"`
-	RSSPeakMiB   float64 `json:"helper_rss_peak_mib"`
-
-	// HelperNice is the session helper's nice value during the counted triggers: the service
-	// raises it ([overlay] helper_nice) when it runs as root, as the installed service does.
-	HelperNice int `json:"helper_nice"`
-	// Contention repeats the triggers with every CPU kept busy by other processes, once per
-	// helper priority, in alternating blocks (empty when the bench is not root and cannot set
-	// the helper's priority).
-	Contention []MaskContention `json:"contention,omitempty"`
-
-	DurationS float64 `json:"duration_s"` // wall time of the whole section
-
-	samples []maskSample // one per counted trigger, in order (also in raw/mask-latency.csv)
 }
 
 // MaskContention is the mask latency while busy-looping processes (at normal priority) keep
 // every CPU loaded, with the session helper at one nice value.
 type MaskContention struct {
-	LoadProcs     int       `json:"load_procs"`  // busy-looping processes, 2 per CPU
-	HelperNice    int       `json:"helper_nice"` // the session helper's nice value
-	Triggers      int       `json:"triggers"`
-	Mapped        Quantiles `json:"key_to_mapped"`
-	Visible       Quantiles `json:"key_to_visible"`
-	MissedMapped  int       `json:"missed_mapped"`
-	MappedOver5   int       `json:"mapped_over_5ms"`
-	MappedOver15  int       `json:"mapped_over_15ms"`
-	VisibleOver5  int       `json:"visible_over_5ms"`
-	VisibleOver15 int       `json:"visible_over_15ms"`
-	SlowStarved   int       `json:"slow_starved"`
+	LoadProcs  int `json:"load_procs"`  // busy-looping processes, 2 per CPU
+	HelperNice int `json:"helper_nice"` // the session helper's nice value
+	MaskStats
 }
 
 // maskSample is one counted trigger.
@@ -260,11 +257,9 @@ func (r *maskRig) contention(ctx context.Context, pid, per int, nices []int, raw
 		if err := writeMaskCSV(filepath.Join(raw, fmt.Sprintf("mask-contention-nice%d.csv", nice)), samples[i]); err != nil {
 			return nil, err
 		}
-		m := &MaskResult{samples: samples[i]}
-		m.summarise()
-		out = append(out, MaskContention{LoadProcs: procs, HelperNice: nice, Triggers: m.Triggers, Mapped: m.Mapped,
-			Visible: m.Visible, MissedMapped: m.MissedMapped, MappedOver5: m.MappedOver5, MappedOver15: m.MappedOver15,
-			VisibleOver5: m.VisibleOver5, VisibleOver15: m.VisibleOver15, SlowStarved: m.SlowStarved})
+		m := MaskContention{LoadProcs: procs, HelperNice: nice}
+		m.summarise(samples[i])
+		out = append(out, m)
 		fmt.Printf("   contention, helper nice %d: key→mapped p50 %.2f p99 %.2f max %.2f ms, >5 ms %d, >15 ms %d of %d\n",
 			nice, m.Mapped.P50Ms, m.Mapped.P99Ms, m.Mapped.MaxMs, m.MappedOver5, m.MappedOver15, m.Triggers)
 	}
@@ -272,11 +267,14 @@ func (r *maskRig) contention(ctx context.Context, pid, per int, nices []int, raw
 }
 
 // summarise fills the quantiles and counts from the samples.
-func (m *MaskResult) summarise() {
-	m.Triggers = len(m.samples)
+func (m *MaskResult) summarise() { m.MaskStats.summarise(m.samples) }
+
+// summarise fills the quantiles and counts from samples.
+func (m *MaskStats) summarise(samples []maskSample) {
+	m.Triggers = len(samples)
 	var mapped, visible, grab, hidden []time.Duration
 	m.MissedMapped, m.MissedVisible, m.Early = 0, 0, 0
-	for _, s := range m.samples {
+	for _, s := range samples {
 		switch {
 		case s.early:
 			m.Early++
@@ -297,7 +295,7 @@ func (m *MaskResult) summarise() {
 		}
 	}
 	m.SlowStarved = 0
-	for _, s := range m.samples {
+	for _, s := range samples {
 		if !s.early && !s.missMapped && s.mapped > 5*time.Millisecond && 2*(s.runq+s.xrunq) >= s.mapped {
 			m.SlowStarved++
 		}

@@ -149,7 +149,7 @@ func (d *Detector) endRun() {
 	if e := d.current(); e != nil && d.nd > 0 {
 		_, pan := d.runPAN()
 		inRule := d.rule >= 0
-		if d.stays() {
+		if pan || d.nd > MaxMaskAt || inRule || d.lost {
 			d.markSticky(e)
 			switch {
 			case inRule:
@@ -166,13 +166,6 @@ func (d *Detector) endRun() {
 		}
 	}
 	d.wipe()
-}
-
-// stays reports whether the live run, once ended, keeps its window masked: more than six
-// digits, a PAN, anything in a sensitive field, or a run too long to follow.
-func (d *Detector) stays() bool {
-	_, pan := d.runPAN()
-	return pan || d.nd > MaxMaskAt || d.rule >= 0 || d.lost
 }
 
 // leaveRun ends the live run as focus moves away and parks it, so that typing on in the
@@ -218,10 +211,8 @@ func (d *Detector) parkSlot(win uint64, f hooks.Field) int {
 	return oldest
 }
 
-func (d *Detector) dropPark(i int) {
-	d.parks[i].digitRun.wipe()
-	d.parks[i] = park{}
-}
+// dropPark wipes park i: the zero park holds no digits.
+func (d *Detector) dropPark(i int) { d.parks[i] = park{} }
 
 // resumeRun continues the newest run parked in the focused window's field. An unknown field
 // on either side counts as the same one: counting digits that are elsewhere only masks
