@@ -149,8 +149,12 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, c *Call) bo
 			// the request is dropped unapplied, as if lost on a slow network. Applying it and
 			// writing an answer would race the client's own timeout, and a timed-out client
 			// could then read a success it had already abandoned.
+			// Nor may it be answered at all: a handler that just returns gets an empty 200
+			// from net/http, which a client whose timeout fired just as the server noticed
+			// its hang-up can still read, and take for an applied call. The abort closes
+			// the connection unanswered (the deferred call log still runs).
 			c.Fault, c.Status = "latency-abandoned", 0
-			return true
+			panic(http.ErrAbortHandler)
 		}
 	}
 	retry := f.RetryAfter

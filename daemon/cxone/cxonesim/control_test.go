@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -238,6 +240,44 @@ func TestDelayedCallAbandoned(t *testing.T) {
 	}
 	if fault != "latency-abandoned" {
 		t.Errorf("call log fault %q, want latency-abandoned", fault)
+	}
+	if st, _ := s.RecordingStatus(d.RecordingID); st != Recording {
+		t.Errorf("recording %s after an abandoned pause, want %s", st, Recording)
+	}
+}
+
+// TestAbandonedCallGetsNoAnswer: a dropped call is not answered at all. A handler that just
+// returns makes net/http send an empty 200, and a client whose timeout fired as the server
+// noticed its hang-up could read that 200 and believe an unapplied pause had landed (CI saw
+// a timed-out pause come back as success this way). Half-closing the connection makes the
+// server notice the hang-up while the client can still read.
+func TestAbandonedCallGetsNoAnswer(t *testing.T) {
+	s := start(t, Options{RateLimit: -1})
+	d := s.SeedDemo()
+	bearer := bearerFor(t, s, d)
+	s.SetFaults(Faults{Latency: time.Minute})
+	u, err := url.Parse(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"reason":"PCI","requestedBy":"pcipause"}`
+	fmt.Fprintf(conn, "PUT /api/wem/v1/screen-recordings/%s/pause HTTP/1.1\r\nHost: %s\r\n"+
+		"Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		d.RecordingID, u.Host, bearer, len(body), body)
+	time.Sleep(50 * time.Millisecond) // the server has read the request and is delaying it
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if len(got) > 0 {
+		line, _, _ := strings.Cut(string(got), "\r\n")
+		t.Errorf("an abandoned call was answered %q, want the connection closed unanswered", line)
 	}
 	if st, _ := s.RecordingStatus(d.RecordingID); st != Recording {
 		t.Errorf("recording %s after an abandoned pause, want %s", st, Recording)
