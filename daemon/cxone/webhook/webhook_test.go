@@ -1,11 +1,12 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,7 +203,10 @@ func TestNewValidates(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{good, `{"event":"screen-recording.ended","screenRecordingId":"r"}`, ``, `{`, `[]`, `null`,
-		`{"event":"screen-recording.ended","screenRecordingId":"4111111111111111"}`, `{"event":1}`} {
+		`{"event":"screen-recording.ended","screenRecordingId":"4111111111111111"}`, `{"event":1}`,
+		// A syntax error at byte 1111: the offset is the decoder's own number, not an echo
+		// (the fuzzer found the oracle too strict here).
+		strings.Repeat(" ", 1110) + "x"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -210,11 +214,24 @@ func FuzzDecode(f *testing.F) {
 		if err == nil && ev.RecordingID == "" {
 			t.Fatal("accepted an event without a recording id")
 		}
-		if err != nil && bytes.Contains([]byte(err.Error()), []byte("1111")) {
+		if err == nil {
+			return
+		}
+		msg := err.Error()
+		for _, m := range byteOffset.FindAllStringSubmatch(msg, -1) {
+			if n, _ := strconv.Atoi(m[1]); n < 1 || n > len(b)+1 {
+				t.Fatalf("error names byte %d of a %d-byte body: %v", n, len(b), err)
+			}
+		}
+		if strings.Contains(byteOffset.ReplaceAllString(msg, "at byte N"), "1111") {
 			t.Fatalf("error echoes digits: %v", err)
 		}
 	})
 }
+
+// byteOffset is where a decode error names the offset of a syntax error: a number of the
+// decoder's own, which may happen to spell digits the body also holds.
+var byteOffset = regexp.MustCompile(`at byte (\d+)`)
 
 func FuzzVerify(f *testing.F) {
 	ts, sig := webhook.Sign(secret, now, []byte(good))
