@@ -527,3 +527,44 @@ func TestCheckRacingChangeConcludesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckAcrossRelabelReadsAgain: a label drawn between Check's snapshot and its readback
+// (an Expose after a relabelling Show, handled on the event goroutine) is the overlay's own
+// drawing, not a hole in the mask. Check reads again instead of reporting the mask broken,
+// which the session helper would pass on to the service as degraded (CI saw this once).
+func TestCheckAcrossRelabelReadsAgain(t *testing.T) {
+	env := xenv.ForTest(t, xenv.Options{NoWM: true})
+	p := newPeer(t, env.Display)
+	field := image.Rect(100, 100, 700, 160)
+	p.window(image.Rect(50, 50, 800, 300), true, 0)
+	o := newTestOverlay(t, env.Display)
+	t.Cleanup(func() { testHookBeforeReadback = nil })
+	drawn := func() uint64 { o.mu.Lock(); defer o.mu.Unlock(); return o.drawn }
+	if err := o.Show(field, testLabel); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "the first label", func() bool { return drawn() > 0 })
+	hooked := 0
+	testHookBeforeReadback = func() {
+		if hooked++; hooked > 1 {
+			return
+		}
+		// What a relabelling Show does, minus the generation bump that would make Check
+		// give up with ErrChanged: new label text, then an Expose for the event goroutine.
+		before := drawn()
+		o.mu.Lock()
+		o.label = "Hidden from recording · 9 digits · checksum OK"
+		o.mu.Unlock()
+		xproto.ClearArea(o.conn, true, o.wins[0].id, 0, 0, 0, 0)
+		until(t, "the new label", func() bool { return drawn() > before })
+		if _, err := xproto.GetInputFocus(o.draw).Reply(); err != nil { // its copy has landed
+			t.Error(err)
+		}
+	}
+	if err := o.Check(); err != nil {
+		t.Fatalf("Check across a new label = %v, want nil", err)
+	}
+	if hooked < 2 {
+		t.Errorf("Check read back %d time(s), want a second readback after the new label", hooked)
+	}
+}
