@@ -112,12 +112,18 @@ func newTestOverlay(t testing.TB, display string) *x11Overlay {
 	return o.(*x11Overlay)
 }
 
-func TestShowHideCheck(t *testing.T) {
+// overField starts a private X session with a white "application" window and an overlay,
+// and returns the peer connection, the overlay and a field inside that window to mask.
+func overField(t *testing.T) (*peer, *x11Overlay, image.Rectangle) {
+	t.Helper()
 	env := xenv.ForTest(t, xenv.Options{NoWM: true})
 	p := newPeer(t, env.Display)
-	field := image.Rect(100, 100, 700, 160)
-	p.window(image.Rect(50, 50, 800, 300), true, 0) // white "application" under the field
-	o := newTestOverlay(t, env.Display)
+	p.window(image.Rect(50, 50, 800, 300), true, 0)
+	return p, newTestOverlay(t, env.Display), image.Rect(100, 100, 700, 160)
+}
+
+func TestShowHideCheck(t *testing.T) {
+	p, o, field := overField(t)
 
 	if err := o.Check(); !errors.Is(err, ErrNotShown) {
 		t.Fatalf("Check before any Show = %v, want ErrNotShown", err)
@@ -491,11 +497,7 @@ func TestDisplayLost(t *testing.T) {
 // Show made after its snapshot must not report the mask as broken: it returns ErrChanged. A
 // false failure would make the service hold a pause until the next mask.
 func TestCheckRacingChangeConcludesNothing(t *testing.T) {
-	env := xenv.ForTest(t, xenv.Options{NoWM: true})
-	p := newPeer(t, env.Display)
-	field := image.Rect(100, 100, 700, 160)
-	p.window(image.Rect(50, 50, 800, 300), true, 0)
-	o := newTestOverlay(t, env.Display)
+	_, o, field := overField(t)
 	t.Cleanup(func() { testHookBeforeReadback = nil })
 	for _, tt := range []struct {
 		name   string
@@ -533,11 +535,7 @@ func TestCheckRacingChangeConcludesNothing(t *testing.T) {
 // drawing, not a hole in the mask. Check reads again instead of reporting the mask broken,
 // which the session helper would pass on to the service as degraded (CI saw this once).
 func TestCheckAcrossRelabelReadsAgain(t *testing.T) {
-	env := xenv.ForTest(t, xenv.Options{NoWM: true})
-	p := newPeer(t, env.Display)
-	field := image.Rect(100, 100, 700, 160)
-	p.window(image.Rect(50, 50, 800, 300), true, 0)
-	o := newTestOverlay(t, env.Display)
+	_, o, field := overField(t)
 	t.Cleanup(func() { testHookBeforeReadback = nil })
 	drawn := func() uint64 { o.mu.Lock(); defer o.mu.Unlock(); return o.drawn }
 	if err := o.Show(field, testLabel); err != nil {
