@@ -100,6 +100,9 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 // logCall appends to the call log and logs the call at debug level. Bodies are never logged;
 // reason and metadata only reach the log after validation refused any digit run.
 func (s *Server) logCall(c Call) {
+	if s.beforeLog != nil {
+		s.beforeLog(c)
+	}
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
@@ -107,8 +110,33 @@ func (s *Server) logCall(c Call) {
 		"request_id", c.RequestID, "client_id", c.ClientID, "fault", c.Fault)
 }
 
+// served is a call being answered. Its entry reaches the call log before the caller can see
+// anything of the answer (a status line, a reset, a hang-up), so a caller that has its answer
+// always finds the call in Calls(). log is idempotent: handlers call it just before they answer
+// and defer it for the paths that end otherwise (a panic that aborts the connection).
+type served struct {
+	s    *Server
+	c    Call
+	done bool
+}
+
+func (sv *served) log() {
+	if !sv.done {
+		sv.done = true
+		sv.s.logCall(sv.c)
+	}
+}
+
+// answer logs the call, then writes the JSON answer.
+func (sv *served) answer(w http.ResponseWriter, status int, body any) {
+	sv.c.Status = status
+	sv.log()
+	writeJSON(w, status, body)
+}
+
 // injectFault applies the configured faults. It reports whether the request was answered.
-func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, c *Call) bool {
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, sv *served) bool {
+	c := &sv.c
 	s.mu.Lock()
 	f := s.faults
 	reset, fiveXX, four29 := false, false, false
@@ -164,30 +192,32 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, c *Call) bo
 	switch {
 	case reset:
 		c.Fault, c.Status = "reset", 0
-		resetConn(w)
+		resetConn(w, sv)
 		return true
 	case fiveXX:
-		c.Fault, c.Status = "5xx", http.StatusServiceUnavailable
+		c.Fault = "5xx"
 		w.Header().Set("Retry-After", seconds(retry))
-		writeJSON(w, c.Status, errorBody{Error: "service_unavailable", Message: "injected fault"})
+		sv.answer(w, http.StatusServiceUnavailable, errorBody{Error: "service_unavailable", Message: "injected fault"})
 		return true
 	case four29:
-		c.Fault, c.Status = "429", http.StatusTooManyRequests
+		c.Fault = "429"
 		w.Header().Set("Retry-After", seconds(retry))
-		writeJSON(w, c.Status, errorBody{Error: "too_many_requests", Message: "injected 429 burst"})
+		sv.answer(w, http.StatusTooManyRequests, errorBody{Error: "too_many_requests", Message: "injected 429 burst"})
 		return true
 	}
 	return false
 }
 
-// resetConn drops the connection with a TCP RST, the way a crashing proxy would. The server
-// speaks only HTTP/1.1, so hijacking works; should it ever fail, a 502 stands in.
-func resetConn(w http.ResponseWriter) {
+// resetConn drops the connection with a TCP RST, the way a crashing proxy would, once the call
+// is logged. The server speaks only HTTP/1.1, so hijacking works; should it ever fail, a 502
+// stands in.
+func resetConn(w http.ResponseWriter, sv *served) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		writeJSON(w, http.StatusBadGateway, errorBody{Error: "bad_gateway", Message: "injected reset (connection could not be hijacked)"})
+		sv.answer(w, http.StatusBadGateway, errorBody{Error: "bad_gateway", Message: "injected reset (connection could not be hijacked)"})
 		return
 	}
+	sv.log()
 	nc := conn
 	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
 		nc = tc.NetConn()
@@ -206,15 +236,16 @@ func seconds(d time.Duration) string {
 // the scope check, in that order.
 func (s *Server) api(op, scope string, h apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := Call{Time: s.now(), Method: r.Method, Path: r.URL.RequestURI(), Op: op,
-			Target: r.PathValue("id"), RequestID: r.Header.Get("X-Request-Id")}
+		sv := &served{s: s, c: Call{Time: s.now(), Method: r.Method, Path: r.URL.RequestURI(), Op: op,
+			Target: r.PathValue("id"), RequestID: r.Header.Get("X-Request-Id")}}
+		c := &sv.c
 		if c.Target == "" {
 			c.Target = r.URL.Query().Get("userId")
 		}
 		if c.Target == "" {
 			c.Target = r.URL.Query().Get("agentId")
 		}
-		defer func() { s.logCall(c) }()
+		defer sv.log()
 		// Read the body first (bounded; a larger one still reaches the handler as too large):
 		// only once it is consumed does the server notice a client that hangs up, which the
 		// injected latency relies on to drop abandoned calls.
@@ -222,15 +253,14 @@ func (s *Server) api(op, scope string, h apiFunc) http.Handler {
 			raw, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 			r.Body = io.NopCloser(bytes.NewReader(raw))
 		}
-		if s.injectFault(w, r, &c) {
+		if s.injectFault(w, r, sv) {
 			return
 		}
-		res := s.authorize(r, &c, scope, h)
+		res := s.authorize(r, c, scope, h)
 		for k, v := range res.header {
 			w.Header()[k] = v
 		}
-		c.Status = res.status
-		writeJSON(w, res.status, res.body)
+		sv.answer(w, res.status, res.body)
 	})
 }
 
@@ -289,21 +319,20 @@ type tokenJSON struct {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	c := Call{Time: s.now(), Method: r.Method, Path: r.URL.Path, Op: "token", RequestID: r.Header.Get("X-Request-Id")}
-	defer func() { s.logCall(c) }()
+	sv := &served{s: s, c: Call{Time: s.now(), Method: r.Method, Path: r.URL.Path, Op: "token", RequestID: r.Header.Get("X-Request-Id")}}
+	defer sv.log()
 	s.mu.Lock()
 	tokenFaults := s.faults.TokenToo
 	s.mu.Unlock()
-	if tokenFaults && s.injectFault(w, r, &c) {
+	if tokenFaults && s.injectFault(w, r, sv) {
 		return
 	}
-	status, body, hdr := s.issueToken(r, &c)
+	status, body, hdr := s.issueToken(r, &sv.c)
 	for k, v := range hdr {
 		w.Header()[k] = v
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	c.Status = status
-	writeJSON(w, status, body)
+	sv.answer(w, status, body)
 }
 
 // oauthError is RFC 6749's error shape (error, error_description).

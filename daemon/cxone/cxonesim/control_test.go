@@ -211,6 +211,57 @@ func TestFaultInjection(t *testing.T) {
 	}
 }
 
+// TestCallLoggedBeforeAnswer: a caller that has its answer, or its reset, finds the call in
+// the log. The simulator once logged a reset call only after closing the connection, so a
+// caller quick enough to make its next call saw the two logged in the wrong order. The hook
+// holds each call's log entry until the caller has looked (or half a second has passed):
+// logged too late, the entry is missing when the caller looks.
+func TestCallLoggedBeforeAnswer(t *testing.T) {
+	s := start(t, Options{RateLimit: -1})
+	d := s.SeedDemo()
+	bearer := bearerFor(t, s, d)
+	path := "/api/wem/v1/screen-recordings/" + d.RecordingID
+	looked := make(chan struct{}, 1)
+	s.beforeLog = func(Call) {
+		select {
+		case <-looked:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	logged := func(fault string) bool {
+		defer func() { looked <- struct{}{} }()
+		calls := s.Calls()
+		return len(calls) > 0 && calls[len(calls)-1].Fault == fault && calls[len(calls)-1].Op == "get"
+	}
+	for _, fault := range []string{"reset", "5xx", ""} {
+		switch fault {
+		case "reset":
+			s.SetFaults(Faults{NextResets: 1})
+		case "5xx":
+			s.SetFaults(Faults{Next5xx: 1})
+		default:
+			s.SetFaults(Faults{})
+		}
+		req, _ := http.NewRequest("GET", s.URL()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := s.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if (err == nil) == (fault == "reset") {
+			t.Fatalf("fault %q: answer %v, error %v", fault, resp, err)
+		}
+		if !logged(fault) {
+			t.Errorf("fault %q: the caller had its answer before the call was logged", fault)
+		}
+		// Drain the signal a call logged on time never took.
+		select {
+		case <-looked:
+		default:
+		}
+	}
+}
+
 // TestDelayedCallAbandoned: a call whose client gives up during the injected latency is
 // dropped unapplied, so a timed-out pause never lands behind the caller's back.
 func TestDelayedCallAbandoned(t *testing.T) {

@@ -174,6 +174,7 @@ type Server struct {
 	tlsCfg *tls.Config
 
 	hookClient *http.Client // webhook deliveries; its idle connections close with the server
+	beforeLog  func(Call)   // tests only: runs as each call is logged, before it is answered
 
 	ctx    context.Context // cancelled by Close; stops webhook deliveries
 	cancel context.CancelFunc
