@@ -58,6 +58,15 @@ type x11Overlay struct {
 	label          string
 	monitors       []image.Rectangle
 
+	// anchorWant is the anchor the guard asked for (see anchor_linux.go); anchored is the
+	// anchor window made for it, 0 when none, as the anchor goroutine last left it.
+	anchorWant anchorSpec
+	anchored   xproto.Window
+	anchorRuns uint64 // times the anchor goroutine has acted on what was wanted
+	anchorKick chan struct{} // cap 1: wakes the anchor goroutine
+	anchorStop chan struct{} // closed by Close
+	anchorDone chan struct{}
+
 	closeOnce sync.Once
 	loopDone  chan struct{}
 	drainDone chan struct{}
@@ -98,7 +107,8 @@ func newPlatform(opts Options, log *slog.Logger) (Overlay, error) {
 		return nil, fmt.Errorf("overlay: second connection to display %q: %w", opts.Display, err)
 	}
 	o := &x11Overlay{log: log, conn: conn, draw: draw, font: lf, loopDone: make(chan struct{}),
-		drainDone: make(chan struct{}), labels: map[string]*labelPix{}}
+		drainDone: make(chan struct{}), labels: map[string]*labelPix{},
+		anchorKick: make(chan struct{}, 1), anchorStop: make(chan struct{}), anchorDone: make(chan struct{})}
 	if err := o.setup(opts.Windows); err != nil {
 		conn.Close()
 		draw.Close()
@@ -106,6 +116,7 @@ func newPlatform(opts Options, log *slog.Logger) (Overlay, error) {
 	}
 	go o.loop()
 	go o.drain()
+	go o.anchorLoop()
 	return o, nil
 }
 
@@ -116,6 +127,9 @@ func (o *x11Overlay) setup(n int) error {
 	o.screen = image.Rect(0, 0, int(scr.WidthInPixels), int(scr.HeightInPixels))
 	if err := shape.Init(o.conn); err != nil {
 		return fmt.Errorf("SHAPE extension (needed for click-through): %w", err)
+	}
+	if err := shape.Init(o.draw); err != nil {
+		return fmt.Errorf("SHAPE extension on the drawing connection: %w", err)
 	}
 	if err := randr.Init(o.conn); err == nil {
 		if v, err := randr.QueryVersion(o.conn, 1, 5).Reply(); err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5) {
@@ -211,6 +225,9 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 	o.rect = r
 	o.shown = true
 	o.gen++
+	if o.anchorWant.win != 0 {
+		o.kickAnchor()
+	}
 	for _, w := range o.place(r) {
 		if !slices.Contains(redraw, w) {
 			redraw = append(redraw, w)
@@ -287,6 +304,9 @@ func (o *x11Overlay) Move(r image.Rectangle) error {
 	}
 	o.gen++
 	redraw := o.place(r)
+	if o.anchorWant.win != 0 {
+		o.kickAnchor()
+	}
 	o.mu.Unlock()
 	if err := o.sync(); err != nil {
 		return fmt.Errorf("overlay move: %w", err)
@@ -305,6 +325,8 @@ func (o *x11Overlay) Hide() error {
 	}
 	o.shown, o.fallbackLogged = false, false
 	o.gen++
+	o.anchorWant = anchorSpec{}
+	o.kickAnchor()
 	for _, w := range o.wins {
 		if w.mapped {
 			xproto.UnmapWindow(o.conn, w.id)
@@ -603,6 +625,8 @@ func (o *x11Overlay) Close() error {
 		o.mu.Lock()
 		o.closed = true
 		o.mu.Unlock()
+		close(o.anchorStop)
+		<-o.anchorDone
 		for _, w := range o.wins {
 			xproto.DestroyWindow(o.conn, w.id)
 		}

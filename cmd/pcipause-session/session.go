@@ -215,6 +215,13 @@ func (m *checkedMasker) Show(r image.Rectangle, label string) error {
 	return err
 }
 func (m *checkedMasker) Move(r image.Rectangle) error { return m.ov.Move(r) }
+
+// Anchor passes the guard's anchor on where the overlay can pin a mask to a window (X11).
+func (m *checkedMasker) Anchor(win uint64, rel image.Rectangle) {
+	if a, ok := m.ov.(detect.Anchorer); ok {
+		a.Anchor(win, rel)
+	}
+}
 func (m *checkedMasker) Hide() error                  { return m.ov.Hide() }
 
 // selfChecks reads the mask back shortly after each show and reports the result.

@@ -6,6 +6,7 @@ package xenv
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -208,9 +209,52 @@ func (e *Env) startWM(ctx context.Context) error {
 		return fmt.Errorf("intern atom: %w", err)
 	}
 	root := xproto.Setup(conn).DefaultScreen(conn).Root
-	return e.waitFor(ctx, 15*time.Second, "openbox", func() bool {
+	if err := e.waitFor(ctx, 15*time.Second, "openbox", func() bool {
 		p, err := xproto.GetProperty(conn, false, root, atom.Atom, xproto.AtomWindow, 0, 1).Reply()
 		return err == nil && p.ValueLen > 0
+	}); err != nil {
+		return err
+	}
+	// openbox publishes the property before it handles map requests, and one sent in between
+	// can be lost: the window then stays unmapped and unmanaged. Ready means a probe window
+	// got its frame; its map request is sent again on every poll until then.
+	probe, err := xproto.NewWindowId(conn)
+	if err != nil {
+		return fmt.Errorf("allocate probe window id: %w", err)
+	}
+	if err := xproto.CreateWindowChecked(conn, 0, probe, root, 0, 0, 10, 10, 0,
+		xproto.WindowClassInputOutput, 0, 0, nil).Check(); err != nil {
+		return fmt.Errorf("create probe window: %w", err)
+	}
+	if err := e.waitFor(ctx, 15*time.Second, "openbox to manage windows", func() bool {
+		t, err := xproto.QueryTree(conn, probe).Reply()
+		if err == nil && t.Parent != root {
+			return true
+		}
+		xproto.MapWindow(conn, probe)
+		return false
+	}); err != nil {
+		return err
+	}
+	// Gone from openbox's client list too, so no test sees the probe as a window of its own.
+	if err := xproto.DestroyWindowChecked(conn, probe).Check(); err != nil {
+		return fmt.Errorf("destroy probe window: %w", err)
+	}
+	clients, err := xproto.InternAtom(conn, false, uint16(len("_NET_CLIENT_LIST")), "_NET_CLIENT_LIST").Reply()
+	if err != nil {
+		return fmt.Errorf("intern atom: %w", err)
+	}
+	return e.waitFor(ctx, 15*time.Second, "openbox to forget the probe window", func() bool {
+		p, err := xproto.GetProperty(conn, false, root, clients.Atom, xproto.AtomWindow, 0, 1024).Reply()
+		if err != nil {
+			return false
+		}
+		for i := 0; i+4 <= len(p.Value); i += 4 {
+			if xproto.Window(binary.LittleEndian.Uint32(p.Value[i:])) == probe {
+				return false
+			}
+		}
+		return true
 	})
 }
 

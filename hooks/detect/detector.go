@@ -36,6 +36,11 @@ type View struct {
 	Digits   int             // digits in the current run
 	Checksum bool            // the current run is a confirmed PAN
 	Brand    Brand
+	// Anchor is the window the whole mask lies in, and AnchorRel the masked area relative to
+	// that window's origin; 0 when the mask spans several windows or its area is unknown. An
+	// overlay that can pin the mask to the window (Anchorer) keeps it there as the window moves.
+	Anchor    uint64
+	AnchorRel image.Rectangle
 }
 
 const (
@@ -565,24 +570,32 @@ func (d *Detector) Inherit() View {
 // View computes what should be on screen now. It does not allocate.
 func (d *Detector) View() View {
 	var v View
-	unknown := d.overflow
-	add := func(win, rel image.Rectangle) {
+	unknown, spans := d.overflow, false
+	add := func(id uint64, win, rel image.Rectangle) {
 		if win.Empty() || rel.Empty() {
 			unknown = true
 			return
 		}
 		v.Rect = unionRect(v.Rect, rel.Add(win.Min))
+		switch v.Anchor {
+		case 0:
+			v.Anchor, v.AnchorRel = id, rel
+		case id:
+			v.AnchorRel = unionRect(v.AnchorRel, rel)
+		default:
+			spans = true
+		}
 	}
 	e := d.current()
 	brand, pan := d.runPAN()
 	if e != nil {
 		if d.rule >= 0 {
 			v.Mask, v.Pause, v.Trigger, v.Field = true, true, TriggerFieldRule, d.cfg.Fields[d.rule].Name
-			add(e.win, d.fieldRel)
+			add(e.id, e.win, d.fieldRel)
 		}
 		if d.nd >= d.cfg.MaskAt || pan {
 			v.Mask = true
-			add(e.win, d.fieldRel)
+			add(e.id, e.win, d.fieldRel)
 			if v.Trigger == TriggerNone {
 				v.Field = DefaultField
 				switch {
@@ -602,7 +615,7 @@ func (d *Detector) View() View {
 			continue
 		}
 		v.Mask = true
-		add(x.win, x.rel)
+		add(x.id, x.win, x.rel)
 		if x.pause && !v.Pause {
 			v.Pause = true
 			v.Trigger, v.Field = x.trig, x.field
@@ -612,6 +625,9 @@ func (d *Detector) View() View {
 	}
 	if unknown {
 		v.Rect = image.Rectangle{}
+	}
+	if unknown || spans {
+		v.Anchor, v.AnchorRel = 0, image.Rectangle{}
 	}
 	v.Digits, v.Checksum, v.Brand = d.nd, pan, brand
 	v.Label = d.label(pan)

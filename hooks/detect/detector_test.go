@@ -234,8 +234,62 @@ func TestDetector(t *testing.T) {
 			}
 			got := run(NewDetector(cfg), tt.steps)
 			got.Brand = card.BrandNone
+			anchor, rel := got.Anchor, got.AnchorRel
+			got.Anchor, got.AnchorRel = 0, image.Rectangle{}
 			if got != tt.want {
 				t.Errorf("view mismatch\n got  %+v\n want %+v", got, tt.want)
+			}
+			// The anchor, when there is one, is a window of the script and the mask relative
+			// to its latest bounds (TestViewAnchor says when there must be one).
+			if anchor != 0 {
+				bounds := map[uint64]image.Rectangle{}
+				for _, s := range tt.steps {
+					switch {
+					case s.focus != nil:
+						bounds[s.focus.Window.ID] = s.focus.Window.Bounds
+					case s.moved != nil:
+						bounds[s.moved.ID] = s.moved.Bounds
+					}
+				}
+				b, ok := bounds[anchor]
+				if !ok || rel.Add(b.Min) != got.Rect {
+					t.Errorf("anchor %#x rel %v: not the mask %v in a window of the script %v", anchor, rel, got.Rect, bounds)
+				}
+			}
+		})
+	}
+}
+
+// TestViewAnchor: a mask that lies in one window of known bounds is anchored to it, relative
+// to its origin, so the overlay can pin it there; one spanning windows, or of unknown area,
+// is not.
+func TestViewAnchor(t *testing.T) {
+	noBounds := winA
+	noBounds.Bounds = image.Rectangle{}
+	field := hooks.Field{Role: "text", Bounds: image.Rect(710, 120, 900, 140)}
+	tests := []struct {
+		name   string
+		steps  []step
+		anchor uint64
+		rel    image.Rectangle
+	}{
+		{"nothing masked", []step{focusOn(winA), typed("411")}, 0, image.Rectangle{}},
+		{"a run in one window", []step{focusOn(winA), typed("4111")}, winA.ID, image.Rect(0, 0, 500, 300)},
+		{"a run in a known field", []step{focusField(winB, field), typed("4111")}, winB.ID, image.Rect(0, 16, 300, 44)},
+		{"followed when the window moves", []step{focusOn(winA), typed("4111"), move(winA, image.Rect(300, 300, 800, 600))},
+			winA.ID, image.Rect(0, 0, 500, 300)},
+		{"a card left in one window, focus elsewhere", []step{focusOn(winA), typed(panVisa), focusOn(winB)}, winA.ID, image.Rect(0, 0, 500, 300)},
+		{"cards in two windows", []step{focusOn(winA), typed(panVisa), focusOn(winB), typed(panMC)}, 0, image.Rectangle{}},
+		{"unknown bounds", []step{focusOn(noBounds), typed("4111")}, 0, image.Rectangle{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := run(NewDetector(testConfig()), tt.steps)
+			if v.Anchor != tt.anchor || v.AnchorRel != tt.rel {
+				t.Errorf("anchor %#x rel %v, want %#x %v (mask %v)", v.Anchor, v.AnchorRel, tt.anchor, tt.rel, v.Rect)
+			}
+			if v.Anchor != 0 && !v.Mask {
+				t.Error("anchored without a mask")
 			}
 		})
 	}

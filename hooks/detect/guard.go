@@ -19,6 +19,15 @@ type Masker interface {
 	Hide() error
 }
 
+// Anchorer is a Masker that can also pin the mask inside the window it covers, so that the
+// display server carries it along when the window moves instead of the mask following one
+// event later. After every Show or Move the guard calls Anchor with View.Anchor and
+// View.AnchorRel when they changed (0 and an empty rect: the mask spans windows or its area is
+// unknown). Anchor must not block: it runs inside the key hook. Hide drops the anchor.
+type Anchorer interface {
+	Anchor(win uint64, rel image.Rectangle)
+}
+
 // Brand is the card scheme of a confirmed PAN.
 type Brand = card.Brand
 
@@ -75,6 +84,8 @@ type Guard struct {
 	shown      bool
 	shownRect  image.Rectangle
 	shownLabel string
+	anchor     uint64          // as last passed to Anchorer.Anchor while shown
+	anchorRel  image.Rectangle // ditto
 	open       bool
 	ep         Episode
 	nextID     uint64
@@ -171,6 +182,10 @@ func (g *Guard) apply(v View, at time.Time) {
 				g.shownRect = v.Rect
 			}
 		}
+		if a, ok := g.m.(Anchorer); ok && g.shown && (v.Anchor != g.anchor || v.AnchorRel != g.anchorRel) {
+			a.Anchor(v.Anchor, v.AnchorRel)
+			g.anchor, g.anchorRel = v.Anchor, v.AnchorRel
+		}
 	}
 	if v.Pause && !g.open {
 		if at.IsZero() {
@@ -203,6 +218,7 @@ func (g *Guard) show(r image.Rectangle, label string) {
 		// Fail closed: keep wanting the mask; the next event tries again.
 		g.maskFailed("show", err)
 		g.shown = false
+		g.anchor, g.anchorRel = 0, image.Rectangle{}
 		return
 	}
 	g.shown, g.shownRect, g.shownLabel = true, r, label
@@ -234,6 +250,7 @@ func (g *Guard) holdExpired(gen uint64) {
 			g.maskFailed("hide", err)
 		}
 		g.shown, g.shownLabel, g.shownRect = false, "", image.Rectangle{}
+		g.anchor, g.anchorRel = 0, image.Rectangle{}
 	}
 	if g.open && !v.Pause {
 		g.open = false

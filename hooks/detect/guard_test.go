@@ -3,8 +3,10 @@ package detect
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,6 +157,44 @@ func TestGuardPANLifecycle(t *testing.T) {
 			t.Fatalf("card digits in the log:\n%s", strings.ReplaceAll(logs.String(), panVisa, "<PAN>"))
 		}
 	}
+}
+
+// anchorMasker is a fakeMasker that can pin its mask to a window.
+type anchorMasker struct{ fakeMasker }
+
+func (m *anchorMasker) Anchor(win uint64, rel image.Rectangle) {
+	m.calls = append(m.calls, fmt.Sprintf("anchor %#x %v", win, rel))
+}
+
+// TestGuardAnchors: an Anchorer hears the window the mask lies in after the show that put
+// the mask up, again only when that changes, and afresh once the mask was hidden.
+func TestGuardAnchors(t *testing.T) {
+	m, r := &anchorMasker{}, &fakeReporter{}
+	c := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	g := NewGuard(Config{}, m, r, nil)
+	g.SetClock(c)
+	t.Cleanup(g.Close)
+	moved := winA
+	moved.Bounds = image.Rect(300, 300, 800, 600)
+	step := func(name string, f func(), want ...string) {
+		t.Helper()
+		m.calls = nil
+		f()
+		if strings.Join(m.calls, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: calls %q, want %q", name, m.calls, want)
+		}
+	}
+	step("4 digits in A", func() { g.Focus(hooks.Focus{Window: winA}); typeInto(g, "4111") },
+		"show", "anchor 0xa (0,0)-(500,300)")
+	step("relabel", func() { typeInto(g, "1") }, "show")
+	step("A moves: the window carries the anchor", func() { g.Moved(moved) }, "move")
+	step("erased", func() { typeInto(g, "bbbbb"); c.fire() }, "show", "hide") // relabelled at 4 digits, released at 3
+	step("a new episode anchors again", func() { typeInto(g, "4111") }, "show", "anchor 0xa (0,0)-(500,300)")
+	step("a card in A, then one in B: the mask spans both", func() {
+		typeInto(g, panVisa[4:])
+		g.Focus(hooks.Focus{Window: winB})
+		typeInto(g, panMC[:4])
+	}, append(slices.Repeat([]string{"show"}, 12+1+4), "anchor 0x0 (0,0)-(0,0)")...) // 12 digits, the focus change, 4 digits in B
 }
 
 func TestGuardReentryCancelsHoldDown(t *testing.T) {

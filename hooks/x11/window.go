@@ -6,6 +6,7 @@ import (
 	"image"
 	"strings"
 
+	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 )
 
@@ -142,13 +143,16 @@ func (c *Conn) Bounds(w xproto.Window) (image.Rectangle, error) {
 }
 
 // Frame is w's ancestor that is a child of the root (the window manager's frame), or w.
-func (c *Conn) Frame(w xproto.Window) (xproto.Window, error) {
+func (c *Conn) Frame(w xproto.Window) (xproto.Window, error) { return FrameOf(c.X, c.Root, w) }
+
+// FrameOf is Conn.Frame on any connection to the display whose root window is root.
+func FrameOf(x *xgb.Conn, root, w xproto.Window) (xproto.Window, error) {
 	for i := 0; i < 16; i++ {
-		t, err := xproto.QueryTree(c.X, w).Reply()
+		t, err := xproto.QueryTree(x, w).Reply()
 		if err != nil {
 			return 0, fmt.Errorf("x11 query tree: %w", err)
 		}
-		if t.Parent == c.Root || t.Parent == 0 {
+		if t.Parent == root || t.Parent == 0 {
 			return w, nil
 		}
 		w = t.Parent
