@@ -62,7 +62,7 @@ type x11Overlay struct {
 	// anchor window made for it, 0 when none, as the anchor goroutine last left it.
 	anchorWant anchorSpec
 	anchored   xproto.Window
-	anchorRuns uint64 // times the anchor goroutine has acted on what was wanted
+	anchorRuns uint64        // times the anchor goroutine has acted on what was wanted
 	anchorKick chan struct{} // cap 1: wakes the anchor goroutine
 	anchorStop chan struct{} // closed by Close
 	anchorDone chan struct{}
