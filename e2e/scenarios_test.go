@@ -160,11 +160,23 @@ func TestLocalWindowMovedWhileMasked(t *testing.T) {
 		if err := env.Type(ctx, "4111 1111 1111 1111", 20*time.Millisecond); err != nil {
 			return err
 		}
-		for _, p := range []image.Point{{200, 250}, {330, 380}} {
+		// The helper pinned a mask inside the window's frame, which the X server moves with it.
+		if err := waitAnchored(ctx, env, app.Window); err != nil {
+			return err
+		}
+		// Two moves and a pause after each, then a drag: 40 small steps back and forth, each
+		// a chance for a frame to be grabbed between the window moving and the mask following.
+		path := []image.Point{{200, 250}, {330, 380}}
+		for i := range 40 {
+			path = append(path, image.Pt(330-(i%20)*6, 380-(i%20)*4))
+		}
+		for i, p := range path {
 			if out, err := env.Command(ctx, "xdotool", "windowmove", "--sync", app.Window, strconv.Itoa(p.X), strconv.Itoa(p.Y)).CombinedOutput(); err != nil {
 				return fmt.Errorf("move window: %w: %s", err, out)
 			}
-			time.Sleep(300 * time.Millisecond)
+			if i < 2 {
+				time.Sleep(300 * time.Millisecond)
+			}
 		}
 		r, err := env.WindowRect(ctx, app.Window)
 		moved = r
@@ -174,6 +186,49 @@ func TestLocalWindowMovedWhileMasked(t *testing.T) {
 		t.Fatalf("window did not move (still at %v)", moved)
 	}
 	leakCheck(t, ctx, rc, app.Rect.Union(moved), "tk moved while masked")
+}
+
+// waitAnchored waits until the overlay's anchor window is a child of win's frame.
+func waitAnchored(ctx context.Context, env *xenv.Env, win string) error {
+	var tree []byte
+	for range 100 {
+		out, err := env.Command(ctx, "xwininfo", "-root", "-tree").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("xwininfo: %w: %s", err, out)
+		}
+		tree = out
+		if anchoredIn(string(out), win) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("no mask anchor inside the frame of window %s:\n%s", win, tree)
+}
+
+// anchoredIn reads `xwininfo -root -tree` output: is a window named "pcipause mask anchor" a
+// sibling of win (both children of its frame)?
+func anchoredIn(tree, win string) bool {
+	id, err := strconv.ParseUint(win, 0, 32) // decimal as xdotool prints it, or 0x hex
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0x%x ", id)
+	lines := strings.Split(tree, "\n")
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+	for i, l := range lines {
+		if !strings.HasPrefix(strings.TrimSpace(l), want) {
+			continue
+		}
+		// Siblings share the indent, up to the parent's line.
+		for _, dir := range []int{-1, 1} {
+			for j := i + dir; j >= 0 && j < len(lines) && indent(lines[j]) >= indent(l); j += dir {
+				if indent(lines[j]) == indent(l) && strings.Contains(lines[j], `"pcipause mask anchor"`) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // TestLocalHelperKilledWhileMasked kills the session helper while a card number is in the
@@ -244,4 +299,36 @@ func helperPID(t *testing.T, l *localRun) int {
 		t.Fatal("no session helper process under pcipause local")
 	}
 	return p
+}
+
+// TestAnchoredIn checks the xwininfo tree reading that waitAnchored relies on.
+func TestAnchoredIn(t *testing.T) {
+	tree := `
+  Root window id: 0x3ff (the root window) (has no name)
+  3 children:
+     0x600003 "pcipause mask": ()  10x10+0+0  +0+0
+     0x400001 (has no name): ()  536x165+244+298  +244+298
+        2 children:
+        0x600005 "pcipause mask anchor": ()  534x144+1+20  +245+319
+        0xe0001b "pcipause e2e move": ("tk" "Tk")  534x144+1+20  +245+319
+           1 child:
+           0xe0001c (has no name): ()  534x144+0+0  +245+319
+     0x400009 (has no name): ()  300x200+0+0  +0+0
+        1 child:
+        0xa00001 "other": ()  300x200+0+0  +0+0
+`
+	for _, tt := range []struct {
+		win  string
+		want bool
+	}{
+		{"14680091", true}, // 0xe0001b
+		{"0xe0001b", true},
+		{"10485761", false}, // 0xa00001: another frame
+		{"14680092", false}, // 0xe0001c: a child of the app, not of the frame
+		{"nonsense", false},
+	} {
+		if got := anchoredIn(tree, tt.win); got != tt.want {
+			t.Errorf("anchoredIn(%s) = %v, want %v", tt.win, got, tt.want)
+		}
+	}
 }
