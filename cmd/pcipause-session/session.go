@@ -222,7 +222,7 @@ func (m *checkedMasker) Anchor(win uint64, rel image.Rectangle) {
 		a.Anchor(win, rel)
 	}
 }
-func (m *checkedMasker) Hide() error                  { return m.ov.Hide() }
+func (m *checkedMasker) Hide() error { return m.ov.Hide() }
 
 // selfChecks reads the mask back shortly after each show and reports the result.
 func selfChecks(ctx context.Context, ov overlay.Overlay, checks <-chan struct{}, client *ipc.Client, st *sessionState, log interface{ Warn(string, ...any) }) error {
