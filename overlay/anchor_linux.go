@@ -53,7 +53,7 @@ func (o *x11Overlay) Anchor(win uint64, rel image.Rectangle) {
 	o.kickAnchor()
 }
 
-// kickAnchor wakes the anchor goroutine. Caller holds mu.
+// kickAnchor wakes the anchor goroutine; it never blocks.
 func (o *x11Overlay) kickAnchor() {
 	select {
 	case o.anchorKick <- struct{}{}:

@@ -225,9 +225,7 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 	o.rect = r
 	o.shown = true
 	o.gen++
-	if o.anchorWant.win != 0 {
-		o.kickAnchor()
-	}
+	anchored := o.anchorWant.win != 0
 	for _, w := range o.place(r) {
 		if !slices.Contains(redraw, w) {
 			redraw = append(redraw, w)
@@ -236,6 +234,9 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 	o.mu.Unlock()
 	if err := o.sync(); err != nil {
 		return fmt.Errorf("overlay show: %w", err)
+	}
+	if anchored {
+		o.kickAnchor() // after the sync: the anchor's requests never queue ahead of the map
 	}
 	// The mask is up; the label follows on the event goroutine via Expose.
 	for _, w := range redraw {
@@ -304,12 +305,13 @@ func (o *x11Overlay) Move(r image.Rectangle) error {
 	}
 	o.gen++
 	redraw := o.place(r)
-	if o.anchorWant.win != 0 {
-		o.kickAnchor()
-	}
+	anchored := o.anchorWant.win != 0
 	o.mu.Unlock()
 	if err := o.sync(); err != nil {
 		return fmt.Errorf("overlay move: %w", err)
+	}
+	if anchored {
+		o.kickAnchor()
 	}
 	for _, w := range redraw {
 		xproto.ClearArea(o.conn, true, w.id, 0, 0, 0, 0)
