@@ -21,8 +21,9 @@ import (
 // carries the label and stays above every other window, catches up one event later.
 //
 // All anchor work runs on its own goroutine over the drawing connection, off the key path:
-// Anchor only records what is wanted. Show and Move wake the goroutine too, so a window whose
-// frame or decoration changed is re-anchored one event later, like the mask itself.
+// Anchor only records what is wanted. Move, and a Show that puts the mask somewhere new, wake
+// the goroutine too, so a window whose frame or decoration changed is re-anchored one event
+// later, like the mask itself.
 
 // anchorSpec is the anchor wanted: the application window and the area to cover relative to
 // its origin. The zero value means none.

@@ -221,11 +221,12 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 			}
 		}
 	}
+	// A new place re-checks the anchor; a new label alone leaves it be.
+	reanchor := o.anchorWant.win != 0 && r != o.rect
 	o.label = label
 	o.rect = r
 	o.shown = true
 	o.gen++
-	anchored := o.anchorWant.win != 0
 	for _, w := range o.place(r) {
 		if !slices.Contains(redraw, w) {
 			redraw = append(redraw, w)
@@ -235,7 +236,7 @@ func (o *x11Overlay) Show(r image.Rectangle, label string) error {
 	if err := o.sync(); err != nil {
 		return fmt.Errorf("overlay show: %w", err)
 	}
-	if anchored {
+	if reanchor {
 		o.kickAnchor() // after the sync: the anchor's requests never queue ahead of the map
 	}
 	// The mask is up; the label follows on the event goroutine via Expose.
