@@ -90,7 +90,10 @@ func TestAnchorMovesWithWindow(t *testing.T) {
 		t.Errorf("anchor input region %v (err %v), want empty: click-through", rs, err)
 	}
 
-	for i, to := range []image.Point{{400, 300}, {20, 30}, {250, 120}} {
+	// The top-level mask stays where it was shown, so each new place is picked clear of it:
+	// only the anchor can cover the field there.
+	shown := rel.Add(b.Min)
+	for i, to := range []image.Point{{400, 400}, {0, 420}, {300, 440}} {
 		// The application moves itself; openbox moves the frame. The overlay is not told.
 		xproto.ConfigureWindow(p.conn, app, xproto.ConfigWindowX|xproto.ConfigWindowY,
 			[]uint32{uint32(to.X), uint32(to.Y)})
@@ -98,6 +101,9 @@ func TestAnchorMovesWithWindow(t *testing.T) {
 		var nb image.Rectangle
 		until(t, "the window moved", func() bool { nb = p.bounds(app); return nb.Min != b.Min })
 		b = nb
+		if rel.Add(b.Min).Overlaps(shown) {
+			t.Fatalf("test set-up: the field's new place %v overlaps the mask's %v", rel.Add(b.Min), shown)
+		}
 		if n := p.uncovered(rel.Add(b.Min)); n != 0 {
 			t.Errorf("move %d to %v: %d pixels of the field uncovered at its new place", i, b.Min, n)
 		}
