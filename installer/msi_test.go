@@ -441,8 +441,22 @@ func TestMSIWine(t *testing.T) {
 		if _, ok := w.runValue(); ok {
 			t.Error("Run value left behind")
 		}
+		// A file still open elsewhere (the service's exe, between the service reporting
+		// Stopped and its process exiting) can be removed only once that handle closes, a
+		// little after msiexec returns: wait briefly before calling it left behind. A real
+		// leftover still fails, naming what remains, with the end of the uninstall log. (CI
+		// failed here once in about 20 runs, before the listing; cause not yet seen.)
+		gone := func() bool { _, err := os.Stat(programFiles); return errors.Is(err, fs.ErrNotExist) }
+		for deadline := time.Now().Add(10 * time.Second); !gone() && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+		}
 		if _, err := os.Stat(programFiles); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("program files left behind: %v", err)
+			var left []string
+			filepath.WalkDir(programFiles, func(p string, d fs.DirEntry, err error) error {
+				left = append(left, p)
+				return nil
+			})
+			t.Errorf("program files left behind (%v): %q\n%s", err, left, tail(log))
 		}
 		if v := w.installed(); len(v) != 0 {
 			t.Errorf("still installed: %v", v)
