@@ -322,6 +322,9 @@ func (nopMasker) Show(image.Rectangle, string) error { return nil }
 func (nopMasker) Move(image.Rectangle) error         { return nil }
 func (nopMasker) Hide() error                        { return nil }
 
+// Anchor makes nopMasker an Anchorer, so the allocation test covers the anchor path too.
+func (nopMasker) Anchor(uint64, image.Rectangle) {}
+
 type nopReporter struct{}
 
 func (nopReporter) Open(Episode)  {}
