@@ -277,7 +277,15 @@ func TestStatusDocument(t *testing.T) {
 	r := newRig(t)
 	h := r.connectHelper()
 	defer h.close()
-	raw, err := r.statusDoc()
+	// The service welcomes a helper before it lists it (helperUp runs after the Welcome), so
+	// the document may lag the helper's Connected by a moment: read until it lists one.
+	var raw json.RawMessage
+	var err error
+	r.waitFor("the helper listed in the status document", func() bool {
+		var doc Status
+		raw, err = r.statusDoc()
+		return err != nil || (json.Unmarshal(raw, &doc) == nil && len(doc.Helpers) > 0)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
