@@ -127,3 +127,24 @@ func maskImage(lbl *image.Gray, w, h int) *image.Gray {
 	}
 	return img
 }
+
+// around returns up to four non-empty rectangles that together cover all of r outside box
+// (all of r when box is empty): the bands above and below box, and left and right of it.
+func around(r, box image.Rectangle) []image.Rectangle {
+	box = box.Intersect(r)
+	if box.Empty() {
+		return []image.Rectangle{r}
+	}
+	var out []image.Rectangle
+	for _, c := range []image.Rectangle{
+		{r.Min, image.Pt(r.Max.X, box.Min.Y)},                          // above
+		{image.Pt(r.Min.X, box.Max.Y), r.Max},                          // below
+		{image.Pt(r.Min.X, box.Min.Y), image.Pt(box.Min.X, box.Max.Y)}, // left
+		{image.Pt(box.Max.X, box.Min.Y), image.Pt(r.Max.X, box.Max.Y)}, // right
+	} {
+		if !c.Empty() {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -109,3 +109,32 @@ func BenchmarkRenderLabel(b *testing.B) {
 		}
 	}
 }
+
+func TestAround(t *testing.T) {
+	r := image.Rect(0, 0, 600, 60)
+	for _, box := range []image.Rectangle{
+		image.Rect(100, 10, 500, 50), // inside: four bands
+		image.Rect(0, 0, 600, 60),    // all of r: nothing
+		image.Rect(0, 10, 600, 50),   // full width: above and below
+		{},                           // no label: all of r
+		image.Rect(-10, -10, 50, 50), // sticking out: clipped
+	} {
+		var area int
+		cs := around(r, box)
+		for i, c := range cs {
+			if c.Empty() || !c.In(r) || c.Overlaps(box) {
+				t.Errorf("box %v: piece %v empty, outside r or over the box", box, c)
+			}
+			for _, d := range cs[i+1:] {
+				if c.Overlaps(d) {
+					t.Errorf("box %v: pieces %v and %v overlap", box, c, d)
+				}
+			}
+			area += c.Dx() * c.Dy()
+		}
+		in := box.Intersect(r)
+		if want := r.Dx()*r.Dy() - in.Dx()*in.Dy(); area != want {
+			t.Errorf("box %v: pieces cover %d pixels, want %d", box, area, want)
+		}
+	}
+}

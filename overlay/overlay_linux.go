@@ -556,13 +556,23 @@ func (o *x11Overlay) drawLabel(id xproto.Window) {
 	w.lbl = lp.img
 	o.drawn++
 	o.mu.Unlock()
+	// Everything outside the new label goes back to black first: a label drawn by a stale
+	// Expose (from before a hide or a relabel) can land after the window was cleared, and a
+	// taller old label would otherwise keep its edges around a smaller new one.
+	var box image.Rectangle
+	if lp.pm != 0 {
+		sz := lp.img.Bounds().Size()
+		box = image.Rectangle{Min: centre(sz, r.Dx(), r.Dy())}
+		box.Max = box.Min.Add(sz)
+	}
+	for _, c := range around(image.Rect(0, 0, r.Dx(), r.Dy()), box) {
+		xproto.ClearArea(o.draw, false, w.id, int16(c.Min.X), int16(c.Min.Y), uint16(c.Dx()), uint16(c.Dy()))
+	}
 	if lp.pm == 0 {
 		return
 	}
-	sz := lp.img.Bounds().Size()
-	at := centre(sz, r.Dx(), r.Dy())
 	xproto.CopyArea(o.draw, xproto.Drawable(lp.pm), xproto.Drawable(w.id), o.gc, 0, 0,
-		int16(at.X), int16(at.Y), uint16(sz.X), uint16(sz.Y))
+		int16(box.Min.X), int16(box.Min.Y), uint16(box.Dx()), uint16(box.Dy()))
 }
 
 // labelFor returns the rendered label for a w×h mask from the cache, rendering and uploading

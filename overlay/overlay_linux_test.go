@@ -566,3 +566,53 @@ func TestCheckAcrossRelabelReadsAgain(t *testing.T) {
 		t.Errorf("Check read back %d time(s), want a second readback after the new label", hooked)
 	}
 }
+
+// TestStaleLabelCleared: a label copied late by a stale Expose (drawn for the window's state
+// before a hide or a relabel) must not survive the next label. CI once saw Check report 161
+// pixels "not covered" after a hide and a show: the edges of a taller old label around a
+// smaller new one. Each label now clears everything outside itself first.
+func TestStaleLabelCleared(t *testing.T) {
+	p, o, field := overField(t)
+	drawn := func() uint64 { o.mu.Lock(); defer o.mu.Unlock(); return o.drawn }
+	const short = "Hidden from recording · 7 digits"
+	if err := o.Show(field, short); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "the short label", func() bool { return drawn() > 0 })
+	if err := o.Show(field, testLabel); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "the long label", func() bool { return drawn() > 1 })
+	if _, err := xproto.GetInputFocus(o.draw).Reply(); err != nil { // its copy has landed
+		t.Fatal(err)
+	}
+	old := o.labels[fmt.Sprintf("%dx%d/%s", field.Dx(), field.Dy(), short)]
+	o.mu.Lock()
+	cur := o.wins[0].lbl
+	o.mu.Unlock()
+	if old == nil || old.pm == 0 || cur == nil || old.img.Bounds().Dy() <= cur.Bounds().Dy() {
+		t.Fatalf("test set-up: want a cached short label taller than the long one (short %v, long %v)", old, cur)
+	}
+
+	// The stale copy: the old label, centred, on top of the new one, as a late drawLabel does.
+	gc, _ := xproto.NewGcontextId(p.conn)
+	if err := xproto.CreateGCChecked(p.conn, gc, xproto.Drawable(o.wins[0].id), 0, nil).Check(); err != nil {
+		t.Fatal(err)
+	}
+	sz := old.img.Bounds().Size()
+	at := centre(sz, field.Dx(), field.Dy())
+	xproto.CopyArea(p.conn, xproto.Drawable(old.pm), xproto.Drawable(o.wins[0].id), gc, 0, 0,
+		int16(at.X), int16(at.Y), uint16(sz.X), uint16(sz.Y))
+	// Then the Expose the current label is drawn on, without clearing the window.
+	before := drawn()
+	ev := xproto.ExposeEvent{Window: o.wins[0].id, Width: uint16(field.Dx()), Height: uint16(field.Dy())}
+	xproto.SendEvent(p.conn, false, o.wins[0].id, xproto.EventMaskExposure, string(ev.Bytes()))
+	p.conn.Sync()
+	until(t, "the label drawn again", func() bool { return drawn() > before })
+	if _, err := xproto.GetInputFocus(o.draw).Reply(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Check(); err != nil {
+		t.Fatalf("Check after a stale label and a redraw = %v, want nil", err)
+	}
+}
