@@ -513,7 +513,8 @@ func decodeChange(r *http.Request, op string, c *Call) (pauseBody, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		return b, fmt.Errorf("malformed JSON: %s", err)
+		// The decoder quotes parts of the body (an unknown field's name): never echo digits.
+		return b, fmt.Errorf("malformed JSON: %s", noDigits(err.Error()))
 	}
 	if dec.More() {
 		return b, errors.New("malformed JSON: trailing data")
@@ -661,4 +662,14 @@ func (s *Server) maskStatus(r *http.Request, c *Call, _ token) apiResult {
 		j.StatusReason = "Mask"
 	}
 	return result(http.StatusOK, j)
+}
+
+// noDigits replaces every digit in s with '#', for error texts that quote a caller's body.
+func noDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, s)
 }

@@ -71,7 +71,7 @@ func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{"bad_request", "malformed JSON: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, errorBody{"bad_request", "malformed JSON: " + noDigits(err.Error())})
 		return false
 	}
 	return true
