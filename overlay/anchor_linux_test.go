@@ -61,6 +61,18 @@ func (o *x11Overlay) anchorID() xproto.Window {
 	return o.anchored
 }
 
+// anchorOver shows a mask over rel (relative to app, at bounds b), anchors it to app and
+// waits until the anchor window exists; it returns that window.
+func anchorOver(t *testing.T, o *x11Overlay, app xproto.Window, b, rel image.Rectangle) xproto.Window {
+	t.Helper()
+	if err := o.Show(rel.Add(b.Min), testLabel); err != nil {
+		t.Fatal(err)
+	}
+	o.Anchor(uint64(app), rel)
+	until(t, "the anchor is made", func() bool { return o.anchorID() != 0 })
+	return o.anchorID()
+}
+
 // TestAnchorMovesWithWindow: a window moved while masked is covered at its new place at once,
 // by the anchor the X server moves with the window's frame, before the overlay has been told
 // of the move (the test never calls Move: the top-level mask stays where it was).
@@ -75,12 +87,7 @@ func TestAnchorMovesWithWindow(t *testing.T) {
 	app, b := p.framed(image.Rect(100, 100, 700, 400))
 	o := newTestOverlay(t, env.Display)
 	rel := image.Rect(50, 40, 450, 90)
-	if err := o.Show(rel.Add(b.Min), testLabel); err != nil {
-		t.Fatal(err)
-	}
-	o.Anchor(uint64(app), rel)
-	until(t, "the anchor is made", func() bool { return o.anchorID() != 0 })
-	anchor := o.anchorID()
+	anchor := anchorOver(t, o, app, b, rel)
 	frame, _ := x11.FrameOf(p.conn, p.root, app)
 	tr, err := xproto.QueryTree(p.conn, anchor).Reply()
 	if err != nil || tr.Parent != frame {
@@ -129,12 +136,7 @@ func TestAnchorOutlivesItsWindow(t *testing.T) {
 	app, b := p.framed(image.Rect(100, 100, 700, 400))
 	o := newTestOverlay(t, env.Display)
 	rel := image.Rect(10, 10, 300, 60)
-	if err := o.Show(rel.Add(b.Min), testLabel); err != nil {
-		t.Fatal(err)
-	}
-	o.Anchor(uint64(app), rel)
-	until(t, "the anchor is made", func() bool { return o.anchorID() != 0 })
-	first := o.anchorID()
+	first := anchorOver(t, o, app, b, rel)
 	xproto.DestroyWindow(p.conn, app)
 	p.conn.Sync()
 	until(t, "the frame is gone with its anchor", func() bool {
